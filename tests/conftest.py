@@ -1,0 +1,40 @@
+"""Shared fixtures: a seeded rng, a tiny MovieLens-shaped dataset, the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from movierec import Catalog, Dataset
+
+SHARED_DATA = Path(os.environ.get("MOVIEREC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Folder holding the real ml-latest-small.zip; tests that need it skip when it is absent."""
+    if not (SHARED_DATA / "ml-latest-small.zip").exists():
+        pytest.skip(f"ml-latest-small.zip not found in {SHARED_DATA} (set MOVIEREC_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def tiny() -> Dataset:
+    """Six users, five movies (one unrated), hand-made."""
+    catalog = Catalog.from_frame(
+        [10, 20, 30, 40, 50],
+        ["Alpha (1990)", "Beta, The (1995)", "Gamma (2001)", "Delta", "Epsilon (1999)"],
+        ["Action|Sci-Fi", "Comedy", "Drama|Romance", "(no genres listed)", "Comedy|Drama"],
+    )
+    users = [1, 1, 1, 2, 2, 3, 3, 3, 4, 5, 6, 6]
+    movies = [10, 20, 30, 10, 30, 20, 30, 50, 10, 20, 10, 50]
+    ratings = [5, 3, 4, 4.5, 2, 1, 5, 3.5, 4, 2.5, 0.5, 4]
+    return Dataset.from_ids(users, movies, ratings, np.arange(12) * 1000, catalog=catalog, name="tiny")
