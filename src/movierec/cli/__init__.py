@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .app import app
-from . import data, demo, serve, train, use  # noqa: F401  (each module registers its commands)
+from . import data, demo, evaluate, serve, train, use  # noqa: F401  (each module registers its commands)
 
 
 def main() -> None:
