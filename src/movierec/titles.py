@@ -1,0 +1,215 @@
+"""Forgiving title matching: find a movie the way a person types it.
+
+MovieLens writes ``Matrix, The (1999)`` and ``Haine, La (1995)``; people type "the matrix",
+"La Haine" or "Toy Story (1995)". Every title is reduced once to a few *keys* (vectorized,
+with pandas string methods), so a lookup is a dict hit however large the catalog:
+
+- accents folded to ASCII, lower case, ``&`` read as ``and``;
+- a trailing article that MovieLens moved (``, The``, ``, La``, ``, Das``, ``, L'`` ...) goes
+  back in front, then a leading English article (the/a/an) is dropped, so "Matrix, The",
+  "The Matrix" and "matrix" share a key; foreign articles stay ("das boot", "la haine");
+- apostrophes and periods vanish ("A.I." -> "ai"), other punctuation becomes a space;
+- the year in parentheses is kept apart and only narrows the match when given;
+- alternate titles in parentheses ("Seven (a.k.a. Se7en)", "Hate (Haine, La)") are keys too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .catalog import Catalog
+from .errors import UnknownIdError
+
+# Articles MovieLens moves behind a comma ("Boot, Das"); only English ones are dropped from keys.
+_MOVED_ARTICLES = "the|a|an|le|la|les|l'|il|lo|gli|i|el|los|las|das|der|die|un|une|una|uno"
+# One list of regex steps, applied by pandas to the whole catalog and by `re` to one query,
+# so both sides of a lookup are normalized by the same rules.
+_STEPS: tuple[tuple[str, str], ...] = (
+    (rf"^(.*?),\s*({_MOVED_ARTICLES})\s*$", r"\2 \1"),  # "matrix, the" -> "the matrix"
+    (r"^l'\s+", "l'"),
+    ("&", " and "),
+    (r"['’`.]", ""),  # "schindler's" -> "schindlers", "a.i." -> "ai"
+    (r"[^a-z0-9]+", " "),
+    (r"^ | $", ""),
+    (r"^(?:the|a|an) ", ""),  # "the matrix" -> "matrix" (a lone "the" stays: no space after it)
+)
+_COMPILED = tuple((re.compile(pattern), repl) for pattern, repl in _STEPS)
+_YEAR = r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
+_YEAR_RE = re.compile(_YEAR)
+_PAREN = r"\(([^()]*)\)"
+_N_CANDIDATES = 5
+
+
+def normalize(titles: pd.Series) -> pd.Series:
+    """Match keys of title segments (no year), vectorized: see the module docstring."""
+    s = titles.astype(str).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
+    s = s.str.lower().str.strip()
+    for pattern, repl in _STEPS:
+        s = s.str.replace(pattern, repl, regex=True)
+    return s
+
+
+def normalize_one(title: str) -> str:
+    """:func:`normalize` for a single string, without pandas overhead (lookups take microseconds)."""
+    s = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower().strip()
+    for pattern, repl in _COMPILED:
+        s = pattern.sub(repl, s)
+    return s
+
+
+def _split_year(titles: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Titles without their trailing ``(YYYY)``, and the year (0 when absent)."""
+    titles = titles.astype(str).str.strip()
+    year = pd.to_numeric(titles.str.extract(_YEAR, expand=False), errors="coerce").fillna(0)
+    return titles.str.replace(_YEAR, "", regex=True), year.to_numpy(np.int64)
+
+
+def _split_year_one(title: str) -> tuple[str, int]:
+    match = _YEAR_RE.search(title)
+    return (title[: match.start()], int(match.group(1))) if match else (title, 0)
+
+
+class TitleIndex:
+    """Title -> movie lookups over a :class:`Catalog`.
+
+    ``counts`` (ratings per catalog row, optional) breaks ties in :meth:`search` in favour of
+    well-known movies. Lookups never loop over the catalog: :meth:`find` is a dict hit and
+    :meth:`search` a handful of vectorized string scans.
+    """
+
+    def __init__(self, catalog: Catalog, counts: np.ndarray | None = None):
+        self.catalog = catalog
+        n = len(catalog)
+        self.counts = np.zeros(n, np.int64) if counts is None else np.asarray(counts, np.int64)
+        if self.counts.shape != (n,):
+            raise ValueError(f"counts must have one entry per catalog movie ({n}), got shape {self.counts.shape}")
+        base, self._years = _split_year(pd.Series(catalog.titles, dtype=object))
+        main = base.str.replace(_PAREN, " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+        alts = base.str.extractall(_PAREN)[0]
+        alt_rows = alts.index.get_level_values(0).to_numpy(np.int64)
+        alts = alts.str.replace(r"^\s*a\.?k\.?a\.?\s*", "", regex=True)
+        rows = np.arange(n, dtype=np.int64)
+        # Key kinds, best first: the main title, the whole title as written, alternate titles.
+        written = pd.concat([main, base, alts], ignore_index=True)
+        codes, uniques = pd.factorize(written)  # main and base are mostly equal: normalize once
+        keys = normalize(pd.Series(uniques, dtype=object)).to_numpy(object)[codes]
+        key_rows = np.concatenate([rows, rows, alt_rows])
+        kind = np.repeat(np.arange(3, dtype=np.int8), [n, n, alt_rows.size])
+        frame = pd.DataFrame({"key": keys, "row": key_rows, "kind": kind})
+        frame = frame[frame["key"] != ""].drop_duplicates(["key", "row"])
+        self._keys = frame["key"].to_numpy(object)
+        self._key_rows = frame["row"].to_numpy(np.int64)
+        self._key_kind = frame["kind"].to_numpy(np.int8)
+        self._by_key: dict[str, np.ndarray] = frame.groupby("key", sort=False).indices  # key -> positions
+        self._unique_keys = pd.Series(list(self._by_key))
+        self._keys_series = pd.Series(self._keys)
+        self._spaced_keys = " " + self._keys_series
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+    @cached_property
+    def _title_rank(self) -> np.ndarray:
+        """Alphabetical rank of each title: the last tie-break of :meth:`search`."""
+        return pd.Series(self.catalog.titles, dtype=object).rank(method="first").to_numpy(np.int64)
+
+    # -- exact lookup ------------------------------------------------------------------------
+    def find(self, query: str | int) -> int:
+        """The MovieLens id of the one movie ``query`` names (a title or a numeric id).
+
+        A string of digits is read as a movie id first ("260"); a title that is only digits
+        ("300") needs its year: "300 (2007)". Raises :class:`UnknownIdError` with the
+        closest titles as ``candidates`` when nothing or more than one movie matches.
+        """
+        text = str(query).strip()
+        if text.isdigit():
+            row = int(self.catalog.rows(np.array([int(text)]))[0])
+            if row >= 0:
+                return int(self.catalog.movie_ids[row])
+        if not text:
+            raise UnknownIdError("expected a movie title or id, got an empty string")
+        base, year = _split_year_one(text)
+        key = normalize_one(base)
+        positions = self._by_key.get(key)
+        if positions is None:
+            candidates = self._closest(text, key)
+            raise UnknownIdError(
+                f"no movie titled {text!r}" + (f"; closest: {'; '.join(candidates)}" if candidates else ""),
+                candidates,
+            )
+        rows, kinds = self._key_rows[positions], self._key_kind[positions]
+        if year:
+            matching = self._years[rows] == year
+            if not matching.any():
+                candidates = self._titles(np.unique(rows))
+                raise UnknownIdError(
+                    f"no movie titled {base.strip()!r} from {year}; did you mean: {'; '.join(candidates)}", candidates
+                )
+            rows, kinds = rows[matching], kinds[matching]
+        best = np.unique(rows[kinds == kinds.min()])
+        if best.size > 1:
+            order = np.argsort(-self.counts[best], kind="stable")
+            candidates = self._titles(best[order])
+            raise UnknownIdError(
+                f"{text!r} matches {best.size} movies: {'; '.join(candidates)}; add the year or use the movie id",
+                candidates,
+            )
+        return int(self.catalog.movie_ids[best[0]])
+
+    def _titles(self, rows: np.ndarray) -> list[str]:
+        return [str(t) for t in self.catalog.titles[rows[:_N_CANDIDATES * 2]]]
+
+    def _closest(self, query: str, key: str) -> list[str]:
+        """Titles closest to an unmatched query: search hits first, else difflib for typos."""
+        rows = self.search(query, limit=_N_CANDIDATES)
+        if rows or not key:
+            return self._titles(np.asarray(rows, np.int64))
+        pool = self._unique_keys
+        if len(pool) > 5000:  # difflib is quadratic-ish: keep keys sharing a 3-letter start
+            starts = [w[:3] for w in key.split() if len(w) >= 3] or [key[:3]]
+            keep = np.logical_or.reduce([pool.str.contains(w, regex=False).to_numpy() for w in starts])
+            pool = pool[keep] if keep.any() else pool
+        keys = difflib.get_close_matches(key, pool.tolist(), n=_N_CANDIDATES, cutoff=0.6)
+        if not keys:
+            return []
+        rows = np.concatenate([self._key_rows[self._by_key[k]] for k in keys])
+        rows = rows[np.sort(np.unique(rows, return_index=True)[1])]  # keep closeness order
+        return self._titles(rows)[:_N_CANDIDATES]
+
+    # -- search --------------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 20, offset: int = 0) -> list[int]:
+        """Catalog rows matching ``query``, best first.
+
+        Tiers: same title, title starts with the query, a word starts with it, every query
+        word appears somewhere; within a tier, more-rated movies first, then by title.
+        A ``(YYYY)`` in the query keeps that year only. An empty query lists every movie,
+        most-rated first.
+        """
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset must be >= 0, got limit={limit}, offset={offset}")
+        base, year = _split_year_one(str(query))
+        q = normalize_one(base)
+        n = len(self.catalog)
+        if not q:
+            tier = np.zeros(n, np.int8)
+        else:
+            # One scan for word starts (prefix when at 0), one per query word; keys are few per movie.
+            word_start = self._spaced_keys.str.find(" " + q).to_numpy()
+            every_word = np.logical_and.reduce([self._keys_series.str.contains(w, regex=False).to_numpy() for w in q.split()])
+            key_tier = np.select([word_start == 0, word_start > 0, every_word], [1, 2, 3], 4).astype(np.int8)
+            exact = self._by_key.get(q)
+            if exact is not None:
+                key_tier[exact] = 0
+            tier = np.full(n, 4, np.int8)
+            np.minimum.at(tier, self._key_rows, key_tier)
+        if year:
+            tier[self._years != year] = 4
+        rows = np.flatnonzero(tier < 4)
+        order = np.lexsort((self._title_rank[rows], -self.counts[rows], tier[rows]))
+        return rows[order][offset : offset + limit].astype(np.int64).tolist()
