@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# MovieLens archives already on disk (CI and this workplace: ../shared/data); users download instead.
+# MovieLens archives already on disk (CI and this workplace: ../shared/data); elsewhere movierec
+# downloads releases into the user cache.
+ifneq ($(wildcard ../shared/data),)
 export MOVIEREC_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: demo test venv clean
 
