@@ -1,0 +1,341 @@
+"""MovieLens-shaped synthetic ratings with a planted low-rank taste and a known noise level.
+
+``generate(...)`` returns a :class:`Synthetic`: the :class:`Dataset` plus the ground truth
+that produced it, so tests can ask "does a good model get close to the noise floor?"
+
+How the ratings are made (all vectorized, memory in chunks, deterministic under ``seed``):
+
+* **Catalog.** ``n_movies`` movies with sparse MovieLens-like ids, release years skewed to
+  recent decades, titles ``"Synthetic Movie 123 (1998)"`` and 1-3 of the 20 MovieLens genre
+  labels (Drama and Comedy common, Film-Noir rare). A share ``unrated`` of the catalog is
+  never rated, as in every real release.
+* **Taste.** Each genre has a vector in ``R^rank``; a movie's vector ``q_i`` mixes its genres'
+  vectors with a movie-specific part, and user vectors ``p_u`` (genre tastes) are Gaussian, so
+  ``<p_u, q_i>`` has standard deviation about ``taste`` stars and movies of one genre lie close.
+* **Who rates what.** User activity and movie popularity follow power laws. Candidate pairs are
+  drawn from them (unique pairs only), then ``selection`` makes users keep the movies they
+  expect to like (priority ``selection * (b_i + <p_u, q_i>) + Gumbel``), so a ranking model
+  that learns taste beats popularity. Every user keeps at least one rating.
+* **Ratings.** ``r = clip(round_to_step(mu + b_u + b_i + <p_u, q_i> + e), step, 5)`` with
+  ``e ~ N(0, noise^2)``.
+
+The noise floor. Rounding to ``step`` adds error uniform on ``±step/2`` (variance
+``step^2/12``), so an oracle that knows every parameter still has RMSE about
+``sqrt(noise^2 + step^2/12)`` (0.52 for noise 0.5 and half stars); clipping at the scale ends
+lowers it a little. :attr:`Synthetic.oracle_rmse` is that floor measured exactly on the
+generated ratings: the RMSE of ``clip(true rating)`` against the observed stars. A model's
+held-out RMSE can approach it but (up to sampling luck) not beat it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .catalog import NO_GENRES, Catalog
+from .dataset import Dataset
+from .errors import DataError
+from .metrics import rmse
+from .vocabulary import Vocabulary
+
+# The 20 genre labels of MovieLens (ml-latest), with rough shares of movies carrying each.
+GENRES: dict[str, float] = {
+    "Drama": 0.45,
+    "Comedy": 0.35,
+    "Thriller": 0.17,
+    "Action": 0.16,
+    "Romance": 0.16,
+    "Adventure": 0.12,
+    "Crime": 0.11,
+    "Sci-Fi": 0.08,
+    "Horror": 0.10,
+    "Fantasy": 0.07,
+    "Children": 0.06,
+    "Animation": 0.06,
+    "Mystery": 0.06,
+    "Documentary": 0.05,
+    "War": 0.04,
+    "Musical": 0.03,
+    "Western": 0.02,
+    "IMAX": 0.02,
+    "Film-Noir": 0.01,
+    NO_GENRES: 0.01,
+}
+
+_CHUNK = 1 << 22  # pairs per chunk when gathering factors: bounds temporary memory
+_T0 = 820_454_400  # 1996-01-01, the first MovieLens ratings
+_T1 = 1_704_067_200  # 2024-01-01
+
+
+@dataclass(frozen=True, eq=False)
+class Synthetic:
+    """A generated dataset and the parameters that produced it.
+
+    Truth arrays are indexed like the dataset: users by ``dataset.user_vocab`` rows, movies by
+    ``dataset.movie_vocab`` rows (rated movies only).
+    """
+
+    dataset: Dataset
+    noise: float  # standard deviation of the Gaussian noise, before rounding
+    step: float  # rating granularity (0.5 = half stars)
+    global_mean: float
+    user_bias: np.ndarray  # float32 [n_users]
+    movie_bias: np.ndarray  # float32 [n_movies]
+    user_factors: np.ndarray  # float32 [n_users, rank]
+    movie_factors: np.ndarray  # float32 [n_movies, rank]
+
+    def true_ratings(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """Noise-free, unrounded, unclipped ratings of user/movie row pairs (float32)."""
+        return _true_ratings(
+            self.global_mean, self.user_bias, self.movie_bias, self.user_factors, self.movie_factors,
+            np.asarray(users), np.asarray(movies),
+        )
+
+    def expected_ratings(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """True ratings clipped to the rating scale: the oracle's predictions."""
+        return np.clip(self.true_ratings(users, movies), *self.dataset.rating_scale)
+
+    @property
+    def oracle_rmse(self) -> float:
+        """RMSE of the oracle on every generated rating: the floor a model can approach."""
+        d = self.dataset
+        return rmse(self.expected_ratings(d.users, d.movies), d.ratings)
+
+    @property
+    def approx_noise_rmse(self) -> float:
+        """``sqrt(noise^2 + step^2/12)``: the floor before clipping, from noise and rounding."""
+        return float(np.sqrt(self.noise**2 + self.step**2 / 12))
+
+
+def generate(
+    n_users: int = 600,
+    n_movies: int = 3000,
+    n_ratings: int = 60_000,
+    rank: int = 8,
+    noise: float = 0.5,
+    seed: int = 0,
+    *,
+    taste: float = 0.7,
+    selection: float = 1.0,
+    unrated: float = 0.05,
+    step: float = 0.5,
+    name: str = "synthetic",
+) -> Synthetic:
+    """Generate ``n_ratings`` unique ratings by ``n_users`` users of a ``n_movies``-movie catalog.
+
+    ``rank``: dimensions of the planted taste. ``noise``: standard deviation of the rating noise
+    (see the module docstring for the RMSE floor it implies). ``taste``: standard deviation of
+    the taste term ``<p_u, q_i>`` in stars. ``selection``: how strongly users pick movies they
+    like (0: only popularity). ``unrated``: share of the catalog nobody rates. ``step``: 0.5 for
+    half stars on 0.5-5, 1.0 for whole stars on 1-5.
+
+    Example: ``data = generate(n_users=200, n_movies=500, n_ratings=10_000).dataset``
+    """
+    _check_sizes(n_users, n_movies, n_ratings, rank, noise, taste, selection, unrated, step)
+    rng = np.random.default_rng(seed)
+    catalog, genre_of = _catalog(rng, n_movies)
+    n_genres = genre_of.shape[1]
+
+    # Planted taste: genre vectors, movie vectors near their genres, Gaussian user tastes.
+    genre_vectors = rng.standard_normal((n_genres, rank), dtype=np.float32)
+    mix = genre_of / genre_of.sum(axis=1, keepdims=True)
+    movie_factors = (
+        0.8 * (mix @ genre_vectors) / np.sqrt(np.square(mix).sum(axis=1, keepdims=True))
+        + 0.6 * rng.standard_normal((n_movies, rank), dtype=np.float32)
+    ) / np.sqrt(rank)
+    user_factors = taste * rng.standard_normal((n_users, rank), dtype=np.float32)
+
+    # Power laws: Pareto user activity (capped so a user rates at most 40% of the catalog) and
+    # Zipf-Mandelbrot popularity, weight (rank + 5)^-1, over a random order of the rateable movies.
+    rateable = np.ones(n_movies, dtype=bool)
+    rateable[rng.choice(n_movies, int(unrated * n_movies), replace=False)] = False
+    by_rank = rng.permutation(np.flatnonzero(rateable))
+    activity = _capped(rng.pareto(1.2, n_users) + 1.0, n_ratings, 0.4 * by_rank.size)
+
+    log_rank = np.zeros(n_movies)
+    log_rank[by_rank] = np.log(np.arange(by_rank.size) + 5.0)
+    popular = (log_rank[rateable].mean() - log_rank) / log_rank[rateable].std()
+    movie_bias = (0.35 * rng.standard_normal(n_movies) + 0.15 * popular).astype(np.float32)
+    user_bias = (0.35 * rng.standard_normal(n_users)).astype(np.float32)
+    global_mean = 3.2
+
+    keys = _candidates(rng, n_ratings, activity, by_rank, n_movies, want=1.5 if selection > 0 else 1.0)
+    users = (keys // n_movies).astype(np.int32)
+    movies = (keys % n_movies).astype(np.int32)
+    del keys
+    keep = _select(rng, users, movies, n_ratings, n_users, selection, movie_bias, user_factors, movie_factors)
+    users, movies = users[keep], movies[keep]
+    del keep
+
+    truth = _true_ratings(global_mean, user_bias, movie_bias, user_factors, movie_factors, users, movies)
+    lo, hi = step, 5.0
+    truth += rng.standard_normal(truth.size, dtype=np.float32) * np.float32(noise)
+    ratings = np.clip(np.round(truth / step) * step, lo, hi).astype(np.float32)
+    del truth
+
+    # Each user is active over a stretch of years; ratings fall uniformly inside it.
+    span = np.minimum(rng.exponential(2 * 365 * 86400, n_users), _T1 - _T0 - 1)
+    start = _T0 + rng.random(n_users) * (_T1 - _T0 - span)
+    timestamps = (start[users] + rng.random(users.size) * span[users]).astype(np.int64)
+
+    # Vocabularies: every user rated something; the movie vocabulary holds the rated movies.
+    user_vocab = Vocabulary(np.arange(1, n_users + 1, dtype=np.int64), "user")
+    rated = np.flatnonzero(np.bincount(movies, minlength=n_movies) > 0)
+    row_of = np.full(n_movies, -1, dtype=np.int32)
+    row_of[rated] = np.arange(rated.size, dtype=np.int32)
+    dataset = Dataset(
+        users=users,
+        movies=row_of[movies],
+        ratings=ratings,
+        timestamps=timestamps,
+        user_vocab=user_vocab,
+        movie_vocab=Vocabulary(catalog.movie_ids[rated], "movie"),
+        catalog=catalog,
+        name=name,
+        rating_scale=(lo, hi),
+        source=f"synthetic(seed={seed})",
+    )
+    return Synthetic(
+        dataset=dataset,
+        noise=float(noise),
+        step=float(step),
+        global_mean=global_mean,
+        user_bias=user_bias,
+        movie_bias=movie_bias[rated],
+        user_factors=user_factors,
+        movie_factors=movie_factors[rated].astype(np.float32),
+    )
+
+
+def _check_sizes(n_users, n_movies, n_ratings, rank, noise, taste, selection, unrated, step) -> None:
+    for label, value in (("n_users", n_users), ("n_movies", n_movies), ("n_ratings", n_ratings), ("rank", rank)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{label} must be a positive integer, got {value!r}")
+    if n_ratings < n_users:
+        raise ValueError(f"n_ratings={n_ratings} must be >= n_users={n_users}: every user rates at least one movie")
+    rateable = n_movies - int(unrated * n_movies)
+    if n_ratings > 0.2 * n_users * rateable:
+        raise ValueError(
+            f"n_ratings={n_ratings:,} is too dense for {n_users:,} users x {rateable:,} rateable movies "
+            f"(at most 20% of the pairs, {int(0.2 * n_users * rateable):,}); add users or movies"
+        )
+    if noise < 0 or taste < 0 or selection < 0:
+        raise ValueError(f"noise, taste and selection must be >= 0, got {noise}, {taste}, {selection}")
+    if not 0 <= unrated < 1:
+        raise ValueError(f"unrated must be in [0, 1), got {unrated}")
+    if step not in (0.5, 1.0):
+        raise ValueError(f"step must be 0.5 (half stars) or 1.0 (whole stars), got {step}")
+
+
+def _catalog(rng: np.random.Generator, n_movies: int) -> tuple[Catalog, np.ndarray]:
+    """The catalog and its float32 movies x genres indicator in ``GENRES`` order."""
+    names = list(GENRES)
+    shares = np.array(list(GENRES.values()))
+    n_genres = rng.choice([1, 2, 3], n_movies, p=[0.45, 0.35, 0.2])
+    # Gumbel top-k: each movie's genres drawn without replacement in proportion to the shares.
+    keys = np.log(shares) + rng.gumbel(size=(n_movies, len(names)))
+    keys[:, -1] = -np.inf  # "(no genres listed)" only alone, below
+    order = np.argsort(-keys, axis=1)
+    flags = np.zeros((n_movies, len(names)), dtype=bool)
+    picked = np.arange(len(names)) < n_genres[:, None]
+    np.put_along_axis(flags, order, picked, axis=1)
+    bare = rng.random(n_movies) < shares[-1]
+    flags[bare] = False
+    flags[bare, -1] = True
+
+    ids = np.sort(rng.choice(4 * n_movies, n_movies, replace=False) + 1).astype(np.int64)
+    years = np.clip(2024 - rng.exponential(18, n_movies), 1902, 2023).astype(np.int16)
+    titles = ("Synthetic Movie " + pd.Series(ids).astype(str) + " (" + pd.Series(years).astype(str) + ")").to_numpy(
+        dtype=object
+    )
+    columns = np.argsort(names)  # the catalog keeps genre names sorted, as Catalog.from_frame does
+    catalog = Catalog(ids, titles, years, flags[:, columns], tuple(np.array(names)[columns].tolist()))
+    return catalog, flags.astype(np.float32)
+
+
+def _capped(weights: np.ndarray, total: float, cap: float) -> np.ndarray:
+    """Weights scaled to sum to ``total`` with no entry above ``cap`` (water-filling)."""
+    weights = weights * (total / weights.sum())
+    for _ in range(50):
+        over = weights > cap
+        if not over.any():
+            break
+        excess = (weights[over] - cap).sum()
+        weights[over] = cap
+        free = ~over & (weights < cap)
+        weights[free] += excess * weights[free] / weights[free].sum()
+    return weights
+
+
+def _draw_movies(rng: np.random.Generator, n: int, by_rank: np.ndarray) -> np.ndarray:
+    """``n`` movies with weight (rank + 5)^-1, by the inverse of the continuous CDF (no search)."""
+    rank = 5.0 * ((by_rank.size + 5.0) / 5.0) ** rng.random(n) - 5.0
+    return by_rank[np.minimum(rank.astype(np.int64), by_rank.size - 1)].astype(np.int64)
+
+
+def _candidates(rng, n_ratings, activity, by_rank, n_movies, want: float) -> np.ndarray:
+    """Sorted unique pair keys ``user * n_movies + movie``: one per user, then power-law draws.
+
+    Draws repeat until ``want * n_ratings`` unique pairs exist, or at least ``n_ratings`` when
+    the popular pairs are exhausted (dense data); each round merges only its new pairs. Users
+    come as multinomial counts, so the keys of a round are already grouped by user.
+    """
+    n_users = activity.size
+    share = activity / activity.sum()
+    user_ids = np.arange(n_users, dtype=np.int64)
+    keys = user_ids * n_movies + _draw_movies(rng, n_users, by_rank)
+    target = int(want * n_ratings)
+    ratio = 1.1
+    for _ in range(60):
+        deficit = target - keys.size
+        if deficit <= 0 or (keys.size >= n_ratings and ratio > 3):
+            break
+        n = int(min(deficit * ratio, 4 * target)) + 1000
+        users = np.repeat(user_ids, rng.multinomial(n, share))
+        new = _sorted_unique(users * n_movies + _draw_movies(rng, n, by_rank))
+        del users
+        pos = np.minimum(np.searchsorted(keys, new), keys.size - 1)
+        new = new[keys[pos] != new]
+        ratio = max(1.1, 1.1 * n / max(new.size, 1))
+        keys = np.sort(np.concatenate((keys, new)), kind="stable")  # two sorted runs: a merge
+    if keys.size < n_ratings:
+        raise DataError(
+            f"could only draw {keys.size:,} distinct pairs, expected {n_ratings:,}; add users or movies"
+        )
+    return keys
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; a sort beats np.unique's hashing on tens of millions of int64."""
+    keys.sort()
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+
+
+def _select(rng, users, movies, n_ratings, n_users, selection, movie_bias, user_factors, movie_factors):
+    """Positions of the ``n_ratings`` kept pairs: one random pair per user, then highest priority."""
+    priority = rng.gumbel(size=users.size).astype(np.float32)
+    if selection > 0:
+        for s in range(0, users.size, _CHUNK):
+            u, m = users[s : s + _CHUNK], movies[s : s + _CHUNK]
+            affinity = movie_bias[m] + np.einsum("ij,ij->i", user_factors[u], movie_factors[m])
+            priority[s : s + _CHUNK] += np.float32(selection) * affinity
+    counts = np.bincount(users, minlength=n_users)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    priority[starts + (rng.random(n_users) * counts).astype(np.int64)] = np.inf  # never dropped
+    if users.size == n_ratings:
+        return np.arange(n_ratings)
+    keep = np.argpartition(-priority, n_ratings - 1)[:n_ratings]
+    keep.sort()
+    return keep
+
+
+def _true_ratings(mu, user_bias, movie_bias, user_factors, movie_factors, users, movies) -> np.ndarray:
+    out = np.empty(users.size, dtype=np.float32)
+    for s in range(0, users.size, _CHUNK):
+        u, m = users[s : s + _CHUNK], movies[s : s + _CHUNK]
+        out[s : s + _CHUNK] = (
+            mu + user_bias[u] + movie_bias[m] + np.einsum("ij,ij->i", user_factors[u], movie_factors[m])
+        )
+    return out
