@@ -1,0 +1,129 @@
+"""Request and response bodies of the HTTP API (pydantic): constraints here become 422s naming the field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_N = 100
+MAX_RATINGS = 2000  # ratings in one fold-in request or profile update
+
+# The widest MovieLens scale; a model trained on ml-100k (1..5) narrows it at request time.
+Stars = Annotated[
+    float,
+    Field(ge=0.5, le=5.0, multiple_of=0.5, allow_inf_nan=False, description="Stars, 0.5 to 5 in half stars."),
+]
+MovieId = Annotated[int, Field(ge=1, le=2**53, description="A MovieLens movie id.")]
+Year = Annotated[int, Field(ge=1800, le=2200)]
+
+
+class Movie(BaseModel):
+    movie_id: int
+    title: str
+    year: int | None = None
+    genres: list[str] = []
+
+
+class MovieDetails(Movie):
+    n_ratings: int = Field(description="Ratings of this movie in the training data.")
+    mean_rating: float | None = Field(description="Their mean; null when nobody rated it.")
+
+
+class SearchPage(BaseModel):
+    query: str
+    limit: int
+    offset: int
+    results: list[Movie]
+
+
+class Because(BaseModel):
+    movie_id: int
+    title: str
+    rating: float = Field(description="The user's own rating of this movie.")
+
+
+class Recommendation(Movie):
+    score: float = Field(description="Ranking score (higher is better).")
+    predicted_rating: float | None = Field(description="Predicted stars, when a rating model is loaded.")
+    because: list[Because] = Field(description="The user's rated movies closest to this one.")
+
+
+class Recommendations(BaseModel):
+    recommendations: list[Recommendation]
+
+
+class SimilarMovie(Movie):
+    similarity: float
+
+
+class Similar(BaseModel):
+    movie: Movie
+    similar: list[SimilarMovie]
+
+
+class Rating(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"movie_id": 2571, "rating": 4.5}]})
+    movie_id: MovieId
+    rating: Stars
+
+
+class RatingValue(BaseModel):
+    rating: Stars
+
+
+class Filters(BaseModel):
+    """The filters of ``movierec recommend``: genres (any of) and a year range."""
+
+    n: int = Field(10, ge=1, le=MAX_N, description="How many recommendations.")
+    genres: list[Annotated[str, Field(max_length=64)]] = Field([], max_length=32)
+    year_from: Year | None = None
+    year_to: Year | None = None
+
+
+class FoldInRequest(Filters):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"ratings": [{"movie_id": 1, "rating": 5}, {"movie_id": 2571, "rating": 4.5}]}]}
+    )
+    ratings: list[Rating] = Field(min_length=1, max_length=MAX_RATINGS, description="Your ratings; no profile needed.")
+
+
+class RatedMovie(Movie):
+    rating: float
+    timestamp: int
+
+
+class Profile(BaseModel):
+    profile_id: str = Field(description="Secret: whoever knows it can read and change the profile.")
+    ratings: list[RatedMovie]
+
+
+class ClusterMember(Movie):
+    x: float
+    y: float
+
+
+class Cluster(BaseModel):
+    cluster: int
+    size: int
+    top_genres: list[str]
+    members: list[ClusterMember]
+
+
+class Clusters(BaseModel):
+    n_clusters: int
+    clusters: list[Cluster]
+
+
+class Health(BaseModel):
+    status: str
+    model: str = Field(description="The model(s) loaded.")
+    dataset: str
+    fingerprint: str = Field(description="Content hash of the training data.")
+    users: int
+    movies: int
+    ratings: int
+    profiles: int
+    profile_ratings: int
+    genres: list[str]
+    rating_scale: tuple[float, float]
