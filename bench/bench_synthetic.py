@@ -1,0 +1,43 @@
+"""Time and memory of the synthetic generator at MovieLens sizes (prints figures, asserts nothing).
+
+Usage: python bench/bench_synthetic.py [n_ratings ...]   (default: 1M 25M 32M)
+Each size runs in a fresh process so peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+
+SIZES = {  # n_ratings: (n_users, n_movies), shaped like ml-1m, ml-25m, ml-32m
+    1_000_000: (6_040, 3_900),
+    25_000_000: (162_541, 62_423),
+    32_000_000: (200_948, 87_585),
+}
+
+
+def run_one(n_ratings: int) -> None:
+    from movierec.synthetic import generate
+
+    n_users, n_movies = SIZES.get(n_ratings, (max(n_ratings // 150, 10), max(n_ratings // 350, 100)))
+    start = time.perf_counter()
+    synth = generate(n_users=n_users, n_movies=n_movies, n_ratings=n_ratings, seed=0)
+    seconds = time.perf_counter() - start
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    d = synth.dataset
+    print(
+        f"{n_ratings:>12,} ratings  {n_users:>8,} users  {n_movies:>7,} movies  "
+        f"{seconds:6.1f} s  peak RSS {peak_gb:4.1f} GB  dataset {d.n_ratings * 20 / 1e9:4.2f} GB  "
+        f"rated movies {d.n_movies:,}  mean {d.ratings.mean():.2f}  oracle RMSE {synth.oracle_rmse:.3f}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--one":
+        run_one(int(sys.argv[2]))
+    else:
+        for n in [int(a) for a in sys.argv[1:]] or list(SIZES):
+            subprocess.run([sys.executable, __file__, "--one", str(n)], check=True)

@@ -1,0 +1,159 @@
+"""Splits: hand-made cases plus Hypothesis properties (every split is a partition, deterministic)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from movierec import Dataset
+from movierec.splits import (
+    SPLIT_NAMES,
+    kfold,
+    last_n,
+    make_splits,
+    random_holdout,
+    temporal,
+    user_holdout,
+)
+
+
+@st.composite
+def datasets(draw) -> Dataset:
+    """Small random datasets; the rating value is the rating's position, so parts can be traced."""
+    n = draw(st.integers(1, 60))
+    users = draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))
+    movies = draw(st.lists(st.integers(1, 12), min_size=n, max_size=n))
+    times = draw(st.lists(st.integers(0, 20), min_size=n, max_size=n))  # small range: many ties
+    return Dataset.from_ids(np.array(users), np.array(movies), np.arange(n), np.array(times))
+
+
+def positions(part: Dataset) -> np.ndarray:
+    return part.ratings.astype(np.int64)
+
+
+def assert_partition(data: Dataset, split) -> None:
+    train, test = positions(split.train), positions(split.test)
+    assert np.intersect1d(train, test).size == 0
+    assert np.array_equal(np.sort(np.concatenate((train, test))), np.arange(data.n_ratings))
+    assert split.train.user_vocab == data.user_vocab and split.test.movie_vocab == data.movie_vocab
+    # each part keeps its ratings' users, movies and times with them
+    for part in split:
+        pos = positions(part)
+        assert np.array_equal(part.users, data.users[pos]) and np.array_equal(part.movies, data.movies[pos])
+        assert np.array_equal(part.timestamps, data.timestamps[pos])
+
+
+fractions = st.floats(0.05, 0.95)
+seeds = st.integers(0, 2**32 - 1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), fractions, seeds)
+def test_random_holdout_is_a_partition_of_the_asked_size(data, fraction, seed):
+    split = random_holdout(data, fraction, seed)
+    assert_partition(data, split)
+    assert split.test.n_ratings == round(fraction * data.n_ratings)
+    assert np.array_equal(positions(random_holdout(data, fraction, seed).test), positions(split.test))
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), fractions, seeds)
+def test_user_holdout_holds_out_a_share_of_each_user(data, fraction, seed):
+    split = user_holdout(data, fraction, seed)
+    assert_partition(data, split)
+    expected = np.floor(data.user_counts() * fraction)
+    assert np.array_equal(split.test.user_counts(), expected)
+    assert np.array_equal(positions(user_holdout(data, fraction, seed).test), positions(split.test))
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), st.integers(2, 7), seeds)
+def test_kfold_test_parts_partition_the_ratings(data, k, seed):
+    if k > data.n_ratings:
+        with pytest.raises(ValueError, match="k must be between 2"):
+            kfold(data, k, seed)
+        return
+    splits = list(kfold(data, k, seed))
+    assert len(splits) == k
+    for split in splits:
+        assert_partition(data, split)
+    tests = np.concatenate([positions(s.test) for s in splits])
+    assert np.array_equal(np.sort(tests), np.arange(data.n_ratings))  # each rating in exactly one fold
+    sizes = [s.test.n_ratings for s in splits]
+    assert max(sizes) - min(sizes) <= 1
+    assert [positions(s.test).tolist() for s in kfold(data, k, seed)] == [positions(s.test).tolist() for s in splits]
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), fractions)
+def test_temporal_by_fraction_holds_out_the_latest(data, fraction):
+    split = temporal(data, fraction)
+    assert_partition(data, split)
+    assert split.test.n_ratings == round(fraction * data.n_ratings)
+    if split.train.n_ratings and split.test.n_ratings:
+        assert split.train.timestamps.max() <= split.test.timestamps.min()
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), st.integers(-1, 25))
+def test_temporal_at_a_timestamp(data, at):
+    split = temporal(data, at=at)
+    assert_partition(data, split)
+    assert np.all(split.test.timestamps >= at) and np.all(split.train.timestamps < at)
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), st.integers(1, 4))
+def test_last_n_holds_out_each_users_latest(data, n):
+    split = last_n(data, n)
+    assert_partition(data, split)
+    counts = data.user_counts()
+    assert np.array_equal(split.test.user_counts(), np.clip(counts - 1, 0, n))
+    assert np.array_equal(split.train.user_counts() > 0, counts > 0)  # every user stays known
+    for user in np.unique(split.test.users):
+        assert split.train.timestamps[split.train.users == user].max() <= split.test.timestamps[
+            split.test.users == user
+        ].min()
+
+
+@settings(max_examples=30, deadline=None)
+@given(datasets(), st.sampled_from(SPLIT_NAMES), seeds)
+def test_every_named_split_is_a_partition(data, name, seed):
+    if name == "kfold" and data.n_ratings < 3:
+        return
+    for split in make_splits(data, name, test_fraction=0.3, seed=seed, folds=3, n=2):
+        assert_partition(data, split)
+
+
+def test_last_n_on_a_hand_made_case(tiny):
+    split = last_n(tiny, 1)
+    # tiny's timestamps follow row order: each user's last row is held out, single-rating users keep theirs
+    assert sorted(split.test.ratings.tolist()) == sorted([4.0, 2.0, 3.5, 4.0])
+    assert split.test.n_ratings == 4 and split.train.n_ratings == 8
+
+
+def test_temporal_on_a_hand_made_case(tiny):
+    split = temporal(tiny, 0.25)
+    assert split.test.timestamps.tolist() == [9000, 10000, 11000]
+
+
+def test_kfold_is_lazy_but_checks_arguments_at_once(tiny):
+    with pytest.raises(ValueError, match="k must be between 2 and the number of ratings"):
+        kfold(tiny, 1)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda d: random_holdout(d, 1.5), "test_fraction must be between 0 and 1"),
+        (lambda d: user_holdout(d, 0.0), "test_fraction must be between 0 and 1"),
+        (lambda d: temporal(d, -0.2), "test_fraction must be between 0 and 1"),
+        (lambda d: last_n(d, 0), "n must be at least 1"),
+        (lambda d: make_splits(d, "weekly"), "unknown split 'weekly'; expected one of random, user"),
+    ],
+)
+def test_bad_arguments(tiny, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tiny)
