@@ -1,59 +1,303 @@
-"""Turn ``--data`` (a release name, zip, folder or ratings CSV) into a Dataset.
+"""Turn ``--data`` (a release name, zip, folder or ratings CSV) into a validated Dataset, fast.
 
-FOUNDATION VERSION: reads CSV releases (ml-latest*, ml-20m/25m/32m) from a zip or folder.
-The data-layer work extends this to every release format, downloads and bad-input checks.
+Policies for imperfect input (each reported, nothing dropped silently):
+
+- ratings outside the release's scale (or off its star step), non-numeric or empty fields, missing
+  columns, empty files: DataError naming the file, line, expected and found value;
+- the same (user, movie) rated more than once: the latest rating by timestamp is kept (the later
+  line on ties), DataWarning with the count;
+- ratings of movies missing from the movies file: the movies are added to the catalog as
+  ``Movie <id>`` with no genres, DataWarning with the count;
+- a movie id listed twice in the movies file: the last entry is kept, DataWarning with the count.
+
+After the first parse the arrays are cached (``.npz``, no pickle) in the cache folder
+($MOVIEREC_CACHE, else the user cache), keyed by the source files' size and mtime, never beside
+the source (which may be read-only). A cached reload replays the warnings of the first parse.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
+import json
 import os
-import zipfile
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from platformdirs import user_cache_dir
 
 from .catalog import Catalog
 from .dataset import Dataset
-from .errors import DataError
+from .download import data_dir, fetch, local_copy
+from .errors import DataError, DataWarning
+from .formats import RawMovies, RawRatings, open_release, read_movies_csv, read_ratings_csv, read_release
+from .releases import DEFAULT_RELEASE, RELEASES, Release, by_folder
+from .vocabulary import Vocabulary
 
-DEFAULT_RELEASE = "ml-latest-small"
+CACHE_VERSION = 1
+#: Scale and star step of a release folder whose name is not a GroupLens one, by layout.
+_FORMAT_SCALE = {"csv": ((0.5, 5.0), 0.5), "dat": ((0.5, 5.0), 0.5), "100k": ((1.0, 5.0), 1.0)}
+
+__all__ = ["DEFAULT_RELEASE", "cache_dir", "data_dir", "load", "resolve"]
 
 
-def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """Folder holding downloaded releases: ``override``, else $MOVIEREC_DATA, else the user cache."""
-    if override:
-        return Path(override).expanduser()
-    env = os.environ.get("MOVIEREC_DATA")
-    return Path(env).expanduser() if env else Path(user_cache_dir("movierec"))
+def cache_dir() -> Path:
+    """Folder for parsed-release caches: $MOVIEREC_CACHE, else ``<user cache>/parsed``."""
+    env = os.environ.get("MOVIEREC_CACHE")
+    return Path(env).expanduser() if env else Path(user_cache_dir("movierec")) / "parsed"
 
 
-def load(data: str | os.PathLike = DEFAULT_RELEASE, data_dir_override: str | os.PathLike | None = None) -> Dataset:
-    path = Path(data)
-    if not path.exists():
-        candidate = data_dir(data_dir_override) / f"{data}.zip"
-        if not candidate.exists():
-            raise DataError(f"no release or file named {data!r}: expected {candidate}")
-        path = candidate
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            root = path.stem
-            ratings = pd.read_csv(io.BytesIO(zf.read(f"{root}/ratings.csv")), engine="pyarrow")
-            movies = pd.read_csv(io.BytesIO(zf.read(f"{root}/movies.csv")), engine="pyarrow")
-        name = root
-    else:
-        ratings = pd.read_csv(path / "ratings.csv", engine="pyarrow")
-        movies = pd.read_csv(path / "movies.csv", engine="pyarrow")
-        name = path.name
-    catalog = Catalog.from_frame(movies["movieId"], movies["title"], movies["genres"])
-    return Dataset.from_ids(
-        ratings["userId"].to_numpy(np.int64),
-        ratings["movieId"].to_numpy(np.int64),
-        ratings["rating"].to_numpy(np.float32),
-        ratings["timestamp"].to_numpy(np.int64),
-        catalog=catalog,
-        name=name,
-        source=str(path),
+def resolve(data: str | os.PathLike, data_dir_: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """The file or folder ``data`` names: an existing path, else a release in the data folder
+    (downloaded when absent and ``download``)."""
+    path = Path(data).expanduser()
+    if path.exists():
+        return path
+    if str(data) in RELEASES:
+        rel = RELEASES[str(data)]
+        folder = data_dir(data_dir_)
+        local = local_copy(rel, folder)
+        if local is not None:
+            return local
+        if download:
+            return fetch(rel, folder, progress=sys.stderr.isatty())
+        raise DataError(f"release {rel.name} is not in {folder}: run `movierec data fetch {rel.name}`")
+    raise DataError(
+        f"no release or file named {str(data)!r}: expected a release name ({', '.join(RELEASES)}), "
+        "a release zip or folder, or a ratings CSV (userId,movieId,rating[,timestamp]) that exists"
     )
+
+
+def load(
+    data: str | os.PathLike = DEFAULT_RELEASE,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    movies: str | os.PathLike | None = None,
+    rating_scale: tuple[float, float] | None = None,
+    cache: bool = True,
+) -> Dataset:
+    """Load a release by name (downloaded if needed), a release zip or folder, or a ratings CSV.
+
+    ``movies``: a movies CSV (movieId,title,genres) to go with a plain ratings CSV.
+    ``rating_scale``: (low, high) to check ratings against; by default a release's own scale,
+    and for a plain CSV the observed range.
+    """
+    path = resolve(data, data_dir)
+    movies_path = Path(movies).expanduser() if movies is not None else None
+    if movies_path is not None and not movies_path.is_file():
+        raise DataError(f"movies file {movies_path} does not exist: expected a CSV with movieId,title,genres")
+    sources = [path] + ([movies_path] if movies_path else [])
+    key = _cache_key(sources, rating_scale)
+    where = hashlib.sha256(str([str(s.resolve()) for s in sources]).encode()).hexdigest()[:12]
+    cache_file = cache_dir() / f"{_safe(path)}-{where}.npz"
+    cached = _read_cache(cache_file, key) if cache else None
+    if cached is not None:
+        dataset, notes = cached
+    else:
+        dataset, notes = _parse(path, movies_path, rating_scale)
+        if cache:
+            _write_cache(cache_file, key, dataset, notes)
+    for note in notes:
+        warnings.warn(note, DataWarning, stacklevel=2)
+    return dataset
+
+
+# -- parsing and validation ------------------------------------------------------------------
+def _parse(path: Path, movies_path: Path | None, rating_scale) -> tuple[Dataset, list[str]]:
+    if path.is_file() and path.suffix.lower() != ".zip":
+        ratings = read_ratings_csv(lambda: open(path, "rb"), str(path))
+        raw_movies = read_movies_csv(lambda: open(movies_path, "rb"), str(movies_path)) if movies_path else None
+        name, scale, step = path.stem, rating_scale, None
+    else:
+        if movies_path is not None:
+            raise DataError(f"movies= goes with a plain ratings CSV; {path} is a release that has its own movies file")
+        with open_release(path) as files:
+            ratings, raw_movies = read_release(files)
+            rel: Release | None = by_folder(files.folder_name)
+            name = rel.name if rel else files.folder_name
+            if rel:
+                scale, step = rel.rating_scale, rel.rating_step
+            else:
+                scale, step = _FORMAT_SCALE[files.fmt]
+            if rating_scale is not None:
+                scale, step = tuple(rating_scale), None
+    return _build(ratings, raw_movies, name, scale, step, str(path))
+
+
+def _indexed(ids: np.ndarray, entity: str) -> tuple[Vocabulary, np.ndarray]:
+    """Vocabulary and int32 rows of ``ids``: a dense lookup table when ids are compact
+    (MovieLens ids are), which is O(n) where sorting 25M ids is not."""
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi > 4 * ids.size + (1 << 20):
+        return Vocabulary.from_values(ids, entity)
+    present = np.zeros(hi + 1, dtype=bool)
+    present[ids] = True
+    lookup = np.cumsum(present, dtype=np.int32) - 1
+    return Vocabulary(np.flatnonzero(present).astype(np.int64), entity), lookup[ids]
+
+
+def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
+    bad = ~np.isfinite(r.ratings)
+    if scale is not None:
+        lo, hi = float(scale[0]), float(scale[1])
+        bad |= (r.ratings < lo) | (r.ratings > hi)
+        if step:
+            bad |= np.mod(r.ratings - lo, step) != 0
+    row = np.flatnonzero(bad)
+    if row.size:
+        i = int(row[0])
+        expected = (
+            "a finite rating" if scale is None
+            else f"a rating from {scale[0]:g} to {scale[1]:g}" + (f" in steps of {step:g}" if step else "")
+        )
+        raise DataError(
+            f"{r.label} line {r.line(i)}: expected {expected}, found {r.ratings[i]:g} "
+            f"({row.size:,} such rating{'s' if row.size > 1 else ''}); fix the file or pass rating_scale=(low, high)"
+        )
+    if scale is None:
+        return float(r.ratings.min()), float(r.ratings.max())
+    return float(scale[0]), float(scale[1])
+
+
+def _catalog(raw: RawMovies | None, rated_ids: np.ndarray, ratings: RawRatings, notes: list[str]) -> Catalog:
+    if raw is None:
+        return Catalog.placeholder(rated_ids)
+    ids, titles, genres = raw.movie_ids, raw.titles, raw.genres
+    n_dup = ids.size - np.unique(ids).size
+    if n_dup:
+        notes.append(f"{raw.label}: {n_dup:,} movie id(s) listed more than once; kept the last entry of each")
+    known = np.isin(rated_ids, ids)
+    if not known.all():
+        missing = rated_ids[~known]
+        hit = np.isin(ratings.movie_ids, missing)
+        first = int(np.flatnonzero(hit)[0])
+        notes.append(
+            f"{ratings.label}: {int(hit.sum()):,} rating(s) of {missing.size:,} movie(s) missing from {raw.label} "
+            f"(first: line {ratings.line(first)}, movie {ratings.movie_ids[first]}); "
+            "added them to the catalog as 'Movie <id>' with no genres"
+        )
+        placeholder = Catalog.placeholder(missing)
+        ids = np.concatenate([ids, placeholder.movie_ids])
+        titles = np.concatenate([titles, placeholder.titles])
+        genres = np.concatenate([genres, np.full(missing.size, None, dtype=object)])
+    return Catalog.from_frame(ids, titles, pd.Series(genres, dtype=object))
+
+
+def _deduplicate(r: RawRatings, users: np.ndarray, movies: np.ndarray, n_movies: int, notes: list[str]) -> np.ndarray | None:
+    """Rows to keep when a (user, movie) pair repeats: its latest rating (later line on ties)."""
+    pair = users.astype(np.int64) * n_movies + movies
+    ordered = np.sort(pair)
+    if not (ordered[1:] == ordered[:-1]).any():  # the common case: one sort, no argsort
+        return None
+    order = np.lexsort((np.arange(pair.size), r.timestamps, pair))
+    last = np.append(pair[order][1:] != pair[order][:-1], True)
+    keep = np.sort(order[last])
+    dropped = np.ones(pair.size, bool)
+    dropped[keep] = False
+    first_dup = int(np.flatnonzero(dropped)[0])
+    notes.append(
+        f"{r.label}: {int(dropped.sum()):,} duplicate (user, movie) rating(s) (first: line {r.line(first_dup)}, "
+        f"user {r.user_ids[first_dup]}, movie {r.movie_ids[first_dup]}); kept the latest by timestamp"
+    )
+    return keep
+
+
+def _build(r: RawRatings, raw_movies: RawMovies | None, name: str, scale, step, source: str) -> tuple[Dataset, list[str]]:
+    notes: list[str] = []
+    for column, values in (("userId", r.user_ids), ("movieId", r.movie_ids)):
+        bad = np.flatnonzero(values < 0)
+        if bad.size:
+            raise DataError(f"{r.label} line {r.line(bad[0])}: expected a non-negative {column}, found {values[bad[0]]}")
+    low_high = _check_scale(r, scale, step)
+    user_vocab, users = _indexed(r.user_ids, "user")
+    movie_vocab, movies = _indexed(r.movie_ids, "movie")
+    keep = _deduplicate(r, users, movies, len(movie_vocab), notes)
+    ratings, timestamps = r.ratings, r.timestamps
+    if keep is not None:
+        users, movies, ratings, timestamps = users[keep], movies[keep], ratings[keep], timestamps[keep]
+    catalog = _catalog(raw_movies, movie_vocab.ids, r, notes)
+    dataset = Dataset(
+        users=users, movies=movies, ratings=ratings, timestamps=timestamps,
+        user_vocab=user_vocab, movie_vocab=movie_vocab, catalog=catalog,
+        name=name, rating_scale=low_high, source=source,
+    )
+    return dataset, notes
+
+
+# -- binary cache ----------------------------------------------------------------------------
+def _safe(path: Path) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in path.name)[:60]
+
+
+def _cache_key(sources: list[Path], rating_scale) -> str:
+    stats = []
+    for s in sources:
+        if s.is_dir():  # a release folder: every file in it
+            files = sorted(p for p in s.iterdir() if p.is_file())
+        else:
+            files = [s]
+        stats += [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return json.dumps({"v": CACHE_VERSION, "files": stats, "scale": rating_scale})
+
+
+def _text(values) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as (UTF-8 bytes, int64 offsets): stored without pickle."""
+    arr = pa.array(list(values) if not isinstance(values, np.ndarray) else values, pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[: len(arr) + 1].copy()
+    data = np.frombuffer(arr.buffers()[2], np.uint8)[: offsets[-1]].copy() if len(arr) else np.zeros(0, np.uint8)
+    return data, offsets
+
+
+def _strings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+    return arr.to_numpy(zero_copy_only=False).astype(object)
+
+
+def _write_cache(cache_file: Path, key: str, d: Dataset, notes: list[str]) -> None:
+    """Best effort: a cache that cannot be written only costs the next load a re-parse."""
+    c = d.catalog
+    title_data, title_offsets = _text(c.titles)
+    genre_data, genre_offsets = _text(c.genre_names)
+    meta = {"name": d.name, "rating_scale": list(d.rating_scale), "source": d.source, "notes": notes}
+    tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            tmp,
+            key=np.frombuffer(key.encode(), np.uint8),
+            meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+            users=d.users, movies=d.movies, ratings=d.ratings, timestamps=d.timestamps,
+            user_ids=d.user_vocab.ids, movie_ids=d.movie_vocab.ids,
+            catalog_ids=c.movie_ids, years=c.years, genres=c.genres,
+            title_data=title_data, title_offsets=title_offsets,
+            genre_data=genre_data, genre_offsets=genre_offsets,
+        )
+        tmp.replace(cache_file)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_cache(cache_file: Path, key: str) -> tuple[Dataset, list[str]] | None:
+    try:
+        with np.load(cache_file, allow_pickle=False) as z:
+            if bytes(z["key"]).decode() != key:
+                return None
+            meta = json.loads(bytes(z["meta"]).decode())
+            catalog = Catalog(
+                movie_ids=z["catalog_ids"],
+                titles=_strings(z["title_data"], z["title_offsets"]),
+                years=z["years"],
+                genres=z["genres"],
+                genre_names=tuple(_strings(z["genre_data"], z["genre_offsets"]).tolist()),
+            )
+            dataset = Dataset(
+                users=z["users"], movies=z["movies"], ratings=z["ratings"], timestamps=z["timestamps"],
+                user_vocab=Vocabulary(z["user_ids"], "user"), movie_vocab=Vocabulary(z["movie_ids"], "movie"),
+                catalog=catalog, name=meta["name"], rating_scale=tuple(meta["rating_scale"]), source=meta["source"],
+            )
+            return dataset, list(meta["notes"])
+    except (OSError, ValueError, KeyError):  # missing, truncated or from another version: re-parse
+        return None
