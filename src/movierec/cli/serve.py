@@ -1,0 +1,99 @@
+"""``movierec serve``: the web page and HTTP API of a trained model."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from platformdirs import user_data_dir
+
+from .app import app, console
+
+DEFAULT_DB = Path(user_data_dir("movierec")) / "feedback.sqlite3"
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket now, so a taken port is one clear line, not a uvicorn traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ValueError(f"cannot resolve --host {host!r}: {exc.strerror}; use e.g. 127.0.0.1 or 0.0.0.0") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts need no wait
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(f"port {port} on {host} is already in use; stop the other server or pick --port {port + 1}") from None
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="Model directory written by [bold]movierec train -o DIR[/bold].")
+    ],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 opens the server to your network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port).")] = 8000,
+    db: Annotated[
+        Path,
+        typer.Option(
+            help="SQLite file keeping visitors' profiles and ratings; "
+            "fold them into the next model with [bold]movierec train --feedback DB[/bold].",
+        ),
+    ] = DEFAULT_DB,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes, each with its own copy of the model.")
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request (slower).")] = False,
+) -> None:
+    """Serve a web page where visitors rate movies and get recommendations, and its JSON API.
+
+    Ratings are kept in --db (one transaction each, on disk before the answer), so a restart or
+    a crash loses none. The API is documented at /docs; it binds to 127.0.0.1 unless told otherwise.
+
+    Example: [bold]movierec train --data ml-latest-small -o model && movierec serve -m model[/bold]
+    then open http://127.0.0.1:8000/
+    """
+    import uvicorn
+
+    from ..recommender import Recommender
+    from ..serve.app import create_app
+    from ..serve.store import FeedbackStore
+
+    with console.status(f"Loading the model in {model}…"):
+        recommender = Recommender.load(model)  # a bad directory fails here, as one line
+    FeedbackStore(db).close()  # an unusable --db fails here too
+    sock = _listen(host, port)
+    bound_port = sock.getsockname()[1]
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/"
+    console.print(
+        f"[bold]movierec[/bold] serving {recommender!r}\n"
+        f"  page: [link={url}]{url}[/link]   API docs: {url}docs\n"
+        f"  ratings kept in {db}\n"
+        "Press Ctrl-C to stop.",
+        highlight=False,
+    )
+    options = dict(log_level="warning", access_log=access_log, timeout_graceful_shutdown=5)
+    if workers == 1:
+        config = uvicorn.Config(create_app(db_path=db, recommender=recommender), **options)
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    # Several processes: each worker loads the model in its lifespan (read from the environment).
+    del recommender
+    sock.close()
+    os.environ["MOVIEREC_SERVE_MODEL"] = str(model)
+    os.environ["MOVIEREC_SERVE_DB"] = str(db)
+    uvicorn.run(
+        "movierec.serve.app:app_from_env", factory=True, host=host, port=bound_port, workers=workers, **options
+    )

@@ -25,7 +25,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..errors import UnknownIdError
+from ..errors import ModelError, UnknownIdError
 from ..recommender import Recommender
 from . import schemas
 from .store import FeedbackStore
@@ -105,25 +105,32 @@ def _profile_recommendations(rec: Recommender, store: FeedbackStore, profile_id:
 
 
 class _ClusterCache:
-    """Cluster reports computed once per model (KMeans takes seconds), shared by all requests."""
+    """Cluster reports computed once per model and settings (KMeans takes a while), then shared."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._reports: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def get(self, rec: Recommender, n_clusters: int) -> dict:
+    def get(self, rec: Recommender, k: int, min_ratings: int) -> dict:
         with self._lock:
             per_model = self._reports.setdefault(rec, {})
-            if n_clusters not in per_model:
-                per_model[n_clusters] = _cluster_report(rec, n_clusters)
-            return per_model[n_clusters]
+            if (k, min_ratings) not in per_model:
+                per_model[k, min_ratings] = _cluster_report(rec, k, min_ratings)
+            return per_model[k, min_ratings]
 
 
-def _cluster_report(rec: Recommender, n_clusters: int) -> dict:
-    from ..clusters import cluster_report
+def _cluster_report(rec: Recommender, k: int, min_ratings: int) -> dict:
+    from ..clusters import cluster_movies
 
-    report = cluster_report(rec, n_clusters=n_clusters)
-    return report.as_dict()
+    models = [m for m in (rec.ranking, rec.rating) if m is not None]  # the Recommender's own preference
+    embeddings = next((e for e in (m.movie_embeddings() for m in models) if e is not None), None)
+    if embeddings is None:
+        raise ModelError("neither model has movie embeddings, so there is no cluster map; train with e.g. --rating mf")
+    a = rec.artifact
+    report = cluster_movies(
+        embeddings, rec.movie_vocab.ids, rec.catalog, a.movie_counts, a.movie_means, k=k, min_ratings=min_ratings
+    )
+    return report.as_dict(rec.catalog)
 
 
 _clusters = _ClusterCache()
@@ -167,6 +174,10 @@ def create_app(
     @app.exception_handler(UnknownIdError)
     async def _unknown(request: Request, exc: UnknownIdError) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "candidates": exc.candidates}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ModelError)
+    async def _incapable(request: Request, exc: ModelError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
 
     @app.exception_handler(ValueError)
     async def _invalid_value(request: Request, exc: ValueError) -> JSONResponse:
@@ -302,12 +313,17 @@ def _add_api(app: FastAPI) -> None:
 
     # -- clusters -----------------------------------------------------------------------
     @app.get("/api/clusters", response_model=schemas.Clusters, tags=["movies"])
-    def clusters(rec: Rec, n_clusters: Annotated[int, Query(ge=2, le=50)] = 12) -> dict:
-        """KMeans clusters of the movie embeddings: members with 2-D map coordinates, top genres.
+    def clusters(
+        rec: Rec,
+        k: Annotated[int, Query(ge=2, le=50, description="Number of clusters.")] = 10,
+        min_ratings: Annotated[int, Query(ge=1, le=100_000, description="Map movies with this many ratings.")] = 20,
+    ) -> dict:
+        """KMeans clusters of the movie embeddings: members with 2-D map coordinates, top genres,
+        and genre purity / NMI next to random clusterings of the same sizes.
 
-        Computed on the first request for each ``n_clusters``, then cached.
+        Computed on the first request for each setting, then cached.
         """
-        return _clusters.get(rec, n_clusters)
+        return _clusters.get(rec, k, min_ratings)
 
 
 def _add_pages(app: FastAPI) -> None:

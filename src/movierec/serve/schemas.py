@@ -98,20 +98,43 @@ class Profile(BaseModel):
     ratings: list[RatedMovie]
 
 
-class ClusterMember(Movie):
-    x: float
+class ClusterMember(BaseModel):
+    movie_id: int
+    title: str
+    x: float = Field(description="Map coordinates: PCA of the normalized movie embeddings.")
     y: float
 
 
+class GenreShare(BaseModel):
+    genre: str
+    share: float
+
+
 class Cluster(BaseModel):
-    cluster: int
+    label: int = Field(description="0 is the largest cluster.")
     size: int
-    top_genres: list[str]
+    name: str = Field(description="Its most characteristic genres.")
+    top_genres: list[GenreShare]
+    top_titles: list[str]
+    mean_rating: float | None
     members: list[ClusterMember]
 
 
+class Score(BaseModel):
+    value: float
+    random_mean: float = Field(description="The same score for random clusterings of the same sizes.")
+    random_std: float
+    z: float
+
+
 class Clusters(BaseModel):
-    n_clusters: int
+    k: int
+    min_ratings: int
+    seed: int
+    n_movies: int
+    n_random: int
+    purity: Score
+    nmi: Score
     clusters: list[Cluster]
 
 
