@@ -17,6 +17,7 @@ the source (which may be read-only). A cached reload replays the warnings of the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -277,7 +278,8 @@ def _write_cache(cache_file: Path, key: str, d: Dataset, notes: list[str]) -> No
         )
         tmp.replace(cache_file)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def _read_cache(cache_file: Path, key: str) -> tuple[Dataset, list[str]] | None:
