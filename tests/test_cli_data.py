@@ -1,0 +1,104 @@
+"""``movierec data``: list, fetch, info, convert, through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_formats import release_dataset
+from typer.testing import CliRunner
+
+from movierec.cli import app
+from movierec.formats import write_release
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIEREC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MOVIEREC_DATA", str(tmp_path / "data"))
+
+
+def _one_line_error(result, pattern: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines[0].startswith("Error: ")
+    import re
+
+    assert re.search(pattern, " ".join(result.output.split())), result.output
+
+
+def test_info_tables_and_json(tmp_path):
+    data = release_dataset()
+    folder = write_release(data, tmp_path / "synthetic", "csv")
+    result = runner.invoke(app, ["data", "info", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "synthetic" in result.output and "movies in catalog" in result.output and "Comedy" in result.output
+    facts = json.loads(runner.invoke(app, ["data", "info", str(folder), "--json"]).output)
+    assert (facts["users"], facts["movies_rated"], facts["movies_in_catalog"], facts["ratings"]) == (
+        data.n_users, data.n_movies, 9, 300,
+    )
+    assert sum(facts["rating_histogram"].values()) == 300 and set(facts["rating_histogram"]) <= {
+        f"{s / 2:g}" for s in range(1, 11)
+    }
+    assert facts["genres"]["Comedy"] == 4 and facts["genres"]["(no genres listed)"] == 1
+    assert facts["density"] == pytest.approx(300 / (data.n_users * data.n_movies))
+    assert facts["first_rating"] <= facts["last_rating"] and facts["first_rating"].startswith(("1995", "1996"))
+
+
+def test_info_on_the_real_release(shared_data):
+    result = runner.invoke(app, ["data", "info", "ml-latest-small", "--data-dir", str(shared_data), "--json"])
+    facts = json.loads(result.output)
+    assert (facts["users"], facts["movies_rated"], facts["movies_in_catalog"], facts["ratings"]) == (610, 9724, 9742, 100_836)
+    assert len(facts["genres"]) == 20 and facts["first_rating"] == "1996-03-29"
+
+
+def test_plain_csv_with_movies_option(tmp_path):
+    (tmp_path / "r.csv").write_text("userId,movieId,rating\n1,10,4\n2,10,5\n2,20,3\n")
+    (tmp_path / "m.csv").write_text("movieId,title,genres\n10,Ten (2000),Drama\n20,Twenty (2001),Comedy\n")
+    facts = json.loads(runner.invoke(app, ["data", "info", str(tmp_path / "r.csv"), "--movies", str(tmp_path / "m.csv"), "--json"]).output)
+    assert facts["genres"] == {"Comedy": 1, "Drama": 1} and facts["first_rating"] is None
+
+
+def test_bad_input_is_one_line(tmp_path):
+    (tmp_path / "r.csv").write_text("userId,movieId,rating\n1,10,4\n2,ten,5\n")
+    _one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "r.csv")]),
+                    r"r.csv line 3: expected an integer in column 'movieId', found 'ten'")
+    _one_line_error(runner.invoke(app, ["data", "info", "ml-5m"]), r"no release or file named 'ml-5m'")
+    _one_line_error(runner.invoke(app, ["data", "fetch", "ml-5m"]), r"unknown MovieLens release 'ml-5m'")
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    _one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "broken.zip")]), r"is not a readable zip")
+
+
+def test_fetch_uses_the_local_copy(shared_data):
+    result = runner.invoke(app, ["data", "fetch", "ml-latest-small", "--data-dir", str(shared_data)])
+    assert result.exit_code == 0, result.output
+    assert "ml-latest-small.zip" in " ".join(result.output.split())
+
+
+def test_fetch_refuses_a_tampered_local_zip(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ml-100k.zip").write_bytes(b"not the real archive")
+    _one_line_error(runner.invoke(app, ["data", "fetch", "ml-100k"]),
+                    r"does not match the published checksum of ml-100k: expected MD5 0e33842e24a9c977be4e0107933c0723")
+
+
+def test_convert_then_list(tmp_path):
+    folder = write_release(release_dataset(whole_stars=True), tmp_path / "synthetic", "csv")
+    out = tmp_path / "data" / "ml-1m"
+    result = runner.invoke(app, ["data", "convert", str(folder), str(out), "--format", "ml-1m", "--zip"])
+    assert result.exit_code == 0, result.output
+    assert (out / "ratings.dat").exists() and (tmp_path / "data" / "ml-1m.zip").exists()
+    before = json.loads(runner.invoke(app, ["data", "info", str(folder), "--json"]).output)
+    after = json.loads(runner.invoke(app, ["data", "info", "ml-1m", "--json"]).output)
+    assert after["fingerprint"] == before["fingerprint"] and after["name"] == "ml-1m"
+    listed = {r["name"]: r for r in json.loads(runner.invoke(app, ["data", "list", "--json"]).output)}
+    assert listed["ml-1m"]["local"].endswith("ml-1m.zip") and listed["ml-25m"]["local"] == ""
+
+
+@pytest.mark.parametrize("command", ["list", "fetch", "info", "convert"])
+def test_help_teaches_with_an_example(command):
+    result = runner.invoke(app, ["data", command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output and "movierec data" in result.output
