@@ -1,0 +1,132 @@
+"""EASE (Steck 2019): a closed-form item-item model, ``scores = X @ B``.
+
+``B = I - P / diag(P)`` with ``P = (XᵀX + λI)⁻¹`` over the binary users x movies matrix ``X``;
+the diagonal of ``B`` is zero so a movie never recommends itself. One dense movies x movies
+solve: strong on small catalogues, but quadratic memory (87k movies would need ~30 GB), so
+``max_movies`` restricts it to the most-rated movies; the others get no score (``-inf``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..dataset import Dataset
+from ..errors import ModelError
+from .base import Callback, RankingModel, TrainingEvent, resolve_device
+
+
+@dataclass(frozen=True)
+class Config:
+    regularization: float = 400.0  # λ on the Gram matrix diagonal; larger = smoother weights
+    max_movies: int | None = None  # model only the N most-rated movies (None: all)
+    device: str = "auto"
+    seed: int = 0  # EASE is deterministic; kept for a uniform config
+
+
+def movie_weights(
+    matrix: sp.csr_matrix, regularization: float, device: str = "cpu"
+) -> np.ndarray:
+    """The EASE weight matrix B (float32, zero diagonal) for a users x movies matrix."""
+    import torch
+
+    gram = (matrix.T @ matrix).toarray().astype(np.float32)
+    gram[np.diag_indices_from(gram)] += regularization
+    g = torch.from_numpy(gram).to(device)
+    del gram
+    # Cholesky inverse: half the work of a general inverse, and G + λI is positive definite.
+    p = torch.cholesky_inverse(torch.linalg.cholesky(g))
+    del g
+    b = p / (-torch.diagonal(p))
+    b.fill_diagonal_(0.0)
+    return b.cpu().numpy()
+
+
+def _available_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+class EASE(RankingModel):
+    """Embarrassingly shallow autoencoder: the best linear item-item model, in one solve."""
+
+    name: ClassVar[str] = "ease"
+    Config: ClassVar[type] = Config
+    # weights: B over the modelled movies; modelled: their movie rows; history_*: the training
+    # users' rated movies (CSR), which score_users multiplies by B.
+    state_attrs: ClassVar[tuple[str, ...]] = (
+        "weights",
+        "modelled",
+        "history_indptr",
+        "history_movies",
+    )
+
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "EASE":
+        cfg = self.config
+        if cfg.regularization <= 0:
+            raise ValueError(f"regularization must be > 0, got {cfg.regularization}")
+        if cfg.max_movies is not None and cfg.max_movies < 1:
+            raise ValueError(f"max_movies must be >= 1 or None, got {cfg.max_movies}")
+        device = resolve_device(cfg.device)
+        counts = train.movie_counts()
+        rated = np.flatnonzero(counts > 0)
+        if rated.size == 0:
+            raise ModelError("EASE needs at least one rating to fit; the training set is empty")
+        n = rated.size if cfg.max_movies is None else min(cfg.max_movies, rated.size)
+        # Most-rated first; ties broken by row so the choice is deterministic.
+        modelled = np.sort(rated[np.lexsort((rated, -counts[rated]))[:n]]).astype(np.int32)
+        need, free = 3 * 4 * n * n, _available_bytes()
+        if free is not None and need > free:
+            fits = int(np.sqrt(free / 12))
+            raise ModelError(
+                f"EASE over {n:,} movies needs about {need / 2**30:.1f} GiB but only "
+                f"{free / 2**30:.1f} GiB is free; set max_movies to at most {fits:,}"
+            )
+        seen = train.matrix(np.ones(train.n_ratings, np.float32))
+        seen.data[:] = 1.0  # duplicate (user, movie) pairs were summed
+        self.weights = movie_weights(seen[:, modelled], cfg.regularization, device)
+        self.modelled = modelled
+        self.history_indptr = seen.indptr.astype(np.int64)
+        self.history_movies = seen.indices.astype(np.int32)
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        if callback is not None:
+            callback(TrainingEvent(1, 1, 0.0, None, metric="closed_form"))
+        return self
+
+    # -- scoring -------------------------------------------------------------------------
+    def _scores(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Scores of every movie for users given as rows over the modelled movies."""
+        out = np.full((rows.shape[0], self.n_movies), -np.inf, dtype=np.float32)
+        out[:, self.modelled] = np.asarray(rows @ self.weights, dtype=np.float32)
+        return out
+
+    def _column(self) -> np.ndarray:
+        """Column of each movie row in the modelled block, -1 when not modelled."""
+        column = np.full(self.n_movies, -1, dtype=np.int64)
+        column[self.modelled] = np.arange(self.modelled.size)
+        return column
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        history = sp.csr_matrix(
+            (np.ones(self.history_movies.size, np.float32), self.history_movies, self.history_indptr),
+            shape=(self.n_users, self.n_movies),
+        )[users]
+        return self._scores(history[:, self.modelled])
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """EASE needs no solve for a new user: their rated movies times B. Ratings are ignored
+        (EASE is binary), unmodelled movies contribute nothing."""
+        self._check_fitted()
+        columns = self._column()[np.asarray(movies, dtype=np.int64)]
+        columns = np.unique(columns[columns >= 0])
+        row = np.zeros((1, self.modelled.size), dtype=np.float32)
+        row[0, columns] = 1.0
+        return self._scores(sp.csr_matrix(row))[0]
