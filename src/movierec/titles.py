@@ -63,6 +63,22 @@ def normalize_one(title: str) -> str:
     return s
 
 
+_MOVED_BACK = re.compile(rf"^(.*?), ({_MOVED_ARTICLES})$", re.IGNORECASE)
+
+
+def short_title(title: str) -> str:
+    """A title as people say it, for labels: "Matrix, The (1999)" -> "The Matrix".
+
+    Drops the year and alternate titles in parentheses and puts a moved article back in front.
+    """
+    main = re.sub(r"\s+\([^()]*\)", "", _split_year_one(title)[0]).strip() or title
+    match = _MOVED_BACK.match(main)
+    if match:
+        article = match.group(2)
+        main = f"{article}{'' if article.endswith(chr(39)) else ' '}{match.group(1)}"
+    return main
+
+
 def _split_year(titles: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Titles without their trailing ``(YYYY)``, and the year (0 when absent)."""
     titles = titles.astype(str).str.strip()
