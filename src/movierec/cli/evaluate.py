@@ -1,0 +1,246 @@
+"""``movierec evaluate``: several models on the same split(s), one table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import evaluation
+from ..loading import DEFAULT_RELEASE
+from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
+from ..splits import SPLIT_NAMES, Split, make_splits
+from .app import DataDirOption, DataOption, JsonOption, app, console, err_console
+from .train import _load_with_notes, parse_params
+
+AUTO = "auto"
+OFFICIAL = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")  # ml-100k's own train/test files
+DEFAULT_MODELS = ",".join(dict.fromkeys(("biases", DEFAULT_RATING, "popularity", DEFAULT_RANKING)))
+LOWER_IS_BETTER = {"rmse", "mae", "fit_s"}
+
+
+def _describe(name: str, fraction: float, seed: int, folds: int, last: int) -> str:
+    share = f"{round(100 * (1 - fraction))}/{round(100 * fraction)}"
+    return {
+        "random": f"random {share} holdout (seed {seed})",
+        "user": f"per-user {share} holdout (seed {seed})",
+        "kfold": f"{folds}-fold cross-validation (seed {seed})",
+        "temporal": f"temporal: latest {round(100 * fraction)}% of ratings held out",
+        "last": f"each user's last {last} rating{'s' if last > 1 else ''} held out",
+    }.get(name, name)
+
+
+def _file_splits(split: str, data: str, data_dir: Path | None, train: Path | None, test: Path | None) -> Split:
+    """ml-100k's official splits and explicit train/test files, read by the data layer."""
+    from .. import loading
+
+    if train is not None or test is not None:
+        if train is None or test is None:
+            raise ValueError("--train and --test go together: give both files, e.g. --train u1.base --test u1.test")
+        reader = getattr(loading, "load_train_test", None)
+        if reader is None:
+            raise ValueError("explicit --train/--test files are not supported by this movierec build's data layer yet")
+        return Split(*reader(train, test))
+    reader = getattr(loading, "load_official_split", None)
+    if reader is None:
+        raise ValueError(f"--split {split} (ml-100k's official split) is not supported by this movierec build's data layer yet")
+    return Split(*reader(data, split, data_dir))
+
+
+@app.command()
+def evaluate(
+    data: DataOption = DEFAULT_RELEASE,
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            "-m",
+            help=f"Comma-separated models to compare, or all. Models: {', '.join(model_names())}.",
+        ),
+    ] = DEFAULT_MODELS,
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split",
+            "-s",
+            help="auto: rating metrics on a random holdout, ranking metrics on a per-user holdout. "
+            f"Or one split for every metric: {', '.join(SPLIT_NAMES)}, or ml-100k's official {', '.join(OFFICIAL)}.",
+        ),
+    ] = AUTO,
+    train: Annotated[
+        Path | None, typer.Option("--train", help="Explicit training ratings file (with --test) instead of a split.")
+    ] = None,
+    test: Annotated[Path | None, typer.Option("--test", help="Explicit test ratings file (with --train).")] = None,
+    folds: Annotated[int, typer.Option(min=2, help="Number of folds of --split kfold.")] = 5,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of ratings held out by random, user and temporal splits.")
+    ] = 0.2,
+    last: Annotated[int, typer.Option(min=1, help="Ratings held out per user by --split last.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the split (the models keep their own seeds).")] = 42,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, help="Length of the top-k lists ranking metrics score.")] = 10,
+    threshold: Annotated[float, typer.Option(help="A test rating at or above this many stars is relevant.")] = 4.0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Model parameter as key=value or model.key=value; repeatable."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (a CUDA GPU when present), cpu or cuda.")] = "auto",
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Train several models on the same split(s) and print their metrics in one table.
+
+    Rating models (which predict stars) get RMSE and MAE, with predictions clipped to the
+    rating scale; every model gets precision, recall, NDCG and hit rate at k over the full
+    ranking of unseen movies, plus catalog coverage. By default ([bold]--split auto[/bold]) the
+    rating metrics come from a random 80/20 holdout and the ranking metrics from a per-user
+    80/20 holdout (every test user has training history), both seed 42. k-fold prints mean ± std.
+
+    Test pairs whose user or movie has no training rating are predicted by each model's
+    fallback (e.g. biases) and counted in the [bold]unknown[/bold] column.
+
+    Example: [bold]movierec evaluate --data ml-latest-small --models mean,biases,mf,popularity,ials[/bold]
+
+    Example: [bold]movierec evaluate -d ml-100k -m mf,ials --split kfold --folds 5 --json[/bold]
+
+    Example: [bold]movierec evaluate -d ml-100k -m mf --split u1 -p mf.epochs=10[/bold]
+    """
+    from ..models.base import resolve_device
+
+    names = model_names() if models.strip().lower() == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    if not names:
+        raise ValueError("--models is empty: expected comma-separated model names, e.g. --models mf,popularity")
+    if len(set(names)) != len(names):
+        raise ValueError(f"--models {models}: each model may appear once")
+    for name in names:
+        model_class(name)  # unknown names: one clear line before anything loads
+    split = split.strip().lower()
+    explicit = train is not None or test is not None
+    if split not in (AUTO, *SPLIT_NAMES, *OFFICIAL) and not explicit:
+        raise ValueError(
+            f"unknown split {split!r}; expected auto, {', '.join(SPLIT_NAMES)}, {', '.join(OFFICIAL)} "
+            "(or --train and --test files)"
+        )
+    if split in ("random", "user", "temporal", AUTO) and not 0 < test_fraction < 1:
+        raise ValueError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
+    resolve_device(device)
+    params = parse_params(param or [], {name: name for name in names})
+    for name in names:
+        if "device" in {f.name for f in fields(model_class(name).Config)}:
+            params[name].setdefault("device", device)
+    params = {name: p for name, p in params.items() if p}
+
+    # The splits, and how many fits the progress bar counts.
+    n_rating = sum(model_class(n).kind == "rating" for n in names)
+    ranking_splits: Iterator[Split] | None = None
+    if explicit or split in OFFICIAL:
+        splits: Any = _file_splits(split, data, data_dir, train, test)
+        label = f"files {train} / {test}" if explicit else f"ml-100k official split {split}"
+        ranking_label, n_fits = label, len(names)
+    else:
+        with console.status(f"Loading {data}…"):
+            dataset = _load_with_notes(data, data_dir, None)
+        if not as_json:
+            console.print(dataset, highlight=False)
+        if split == AUTO:
+            splits = make_splits(dataset, "random", test_fraction, seed)
+            ranking_splits = make_splits(dataset, "user", test_fraction, seed)
+            label = _describe("random", test_fraction, seed, folds, last)
+            ranking_label = _describe("user", test_fraction, seed, folds, last)
+            n_fits = n_rating + len(names)
+        else:
+            splits = make_splits(dataset, split, test_fraction, seed, folds, last)
+            label = ranking_label = _describe(split, test_fraction, seed, folds, last)
+            n_fits = len(names) * (folds if split == "kfold" else 1)
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console if as_json else console,
+        transient=as_json,
+    )
+    with progress:
+        task = progress.add_task("Training", total=n_fits, info="")
+
+        def report(step: evaluation.Progress) -> None:
+            where = f"{step.model} ({step.purpose} split" + (f", fold {step.fold + 1})" if split == "kfold" else ")")
+            if step.event is None:
+                progress.update(task, advance=1, info=f"{where} done")
+            else:
+                progress.update(task, info=f"{where} epoch {step.event.epoch}/{step.event.n_epochs}")
+
+        result = evaluation.evaluate(
+            names,
+            splits,
+            k=k,
+            threshold=threshold,
+            params=params,
+            ranking_splits=ranking_splits,
+            split_name=label,
+            ranking_split_name=ranking_label,
+            progress=report,
+        )
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        console.print(render(result))
+
+
+def _header(column: str) -> str:
+    """Short column headers so the table fits a terminal: P@10, R@10, NDCG@10, HR@10."""
+    metric, at, k = column.partition("@")
+    short = {"rmse": "RMSE", "mae": "MAE", "precision": "P", "recall": "R", "ndcg": "NDCG", "hit_rate": "HR",
+             "coverage": "cover", "fit_s": "fit s"}
+    return short.get(metric, metric) + at + k
+
+
+def render(result: evaluation.Evaluation) -> Table:
+    """The Rich table: one row per model, best value of each metric in bold, mean ± std for k-fold."""
+    if result.rating_split == result.ranking_split:
+        caption = f"Split: {result.rating_split}."
+    else:
+        caption = f"Rating metrics: {result.rating_split}. Ranking metrics: {result.ranking_split}."
+    caption += (
+        f" Relevant: rating >= {result.threshold:g}. P/R/HR: precision, recall, hit rate; cover: share of "
+        "movies in some top-k list; unknown: test pairs with a user or movie unseen in train (fallback)."
+    )
+    table = Table(
+        title="Evaluation", title_justify="left", caption=caption, caption_justify="left",
+        box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0), show_edge=False,
+    )
+    table.add_column("model", no_wrap=True)
+    columns = result.columns
+    for column in columns:
+        table.add_column(_header(column), justify="right")
+    table.add_column("unknown", justify="right")
+    best = {}
+    for column in columns:
+        values = [row[column] for row in result.rows if row.get(column) is not None]
+        if values and column != "fit_s":
+            best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
+    for row in result.rows:
+        cells = [row["model"]]
+        for column in columns:
+            value = row.get(column)
+            if value is None:
+                cells.append("–")
+                continue
+            digits = 2 if column == "fit_s" else 4
+            text = f"{value:.{digits}f}"
+            if value == best.get(column):
+                text = f"[bold]{text}[/bold]"
+            if f"{column}_std" in row:  # k-fold: the spread on a second line keeps columns narrow
+                text += f"\n[dim]±{row[f'{column}_std']:.{digits - 1}f}[/dim]"
+            cells.append(text)
+        cells.append("–" if row.get("unknown") is None else f"{row['unknown']:,}")
+        table.add_row(*cells)
+    return table
