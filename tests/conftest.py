@@ -18,6 +18,14 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _parsed_release_cache(tmp_path_factory):
+    """movierec.load caches parsed releases ($MOVIEREC_CACHE); tests keep it in a temporary folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOVIEREC_CACHE", str(tmp_path_factory.mktemp("movierec-cache")))
+        yield
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """Folder holding the real ml-latest-small.zip; tests that need it skip when it is absent."""

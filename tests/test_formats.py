@@ -276,3 +276,26 @@ def test_unknown_layouts(tmp_path):
         load(tmp_path / "empty")
     with pytest.raises(DataError, match="unknown release format 'parquet'"):
         write_release(release_dataset(), tmp_path / "x", "parquet")
+
+
+# -- property: any title survives the writer and the reader -------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEXT = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
+_LEGACY = st.sampled_from(list("abcXYZ019 ,.:;'\"()&!?-éèüñÅ"))  # latin-1, never mistaken for UTF-8
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), fmt=st.sampled_from(FORMATS))
+def test_titles_round_trip(data, fmt, tmp_path_factory):
+    alphabet = _TEXT if fmt == "csv" else _LEGACY
+    title = st.text(alphabet, min_size=1, max_size=40).map(str.strip).filter(bool)
+    if fmt == "100k":
+        title = title.filter(lambda t: "|" not in t)
+    titles = data.draw(st.lists(title, min_size=2, max_size=6))
+    ids = np.arange(1, len(titles) + 1) * 7
+    catalog = Catalog.from_frame(ids, titles, ["Drama"] * len(titles))
+    original = Dataset.from_ids(np.ones(len(ids), int), ids, np.full(len(ids), 3.0), catalog=catalog)
+    folder = write_release(original, tmp_path_factory.mktemp("titles") / "t", fmt)
+    assert load(folder, cache=False).catalog.titles.tolist() == catalog.titles.tolist()
