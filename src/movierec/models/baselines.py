@@ -1,0 +1,167 @@
+"""Baselines every other model must beat: the global mean, damped biases, popularity.
+
+They train in one vectorized pass (bincount), so they are also the fallbacks the
+factor models share: an unknown user or movie falls back to the same bias terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..dataset import Dataset
+from .base import Callback, RankingModel, RatingModel
+
+
+def _rows(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Valid rows of ``index`` (0 <= row < n) and the rows with -1 replaced by 0 for gathering."""
+    index = np.asarray(index, dtype=np.int64)
+    known = (index >= 0) & (index < n)
+    return known, np.where(known, index, 0)
+
+
+def damped_biases(
+    users: np.ndarray,
+    movies: np.ndarray,
+    ratings: np.ndarray,
+    n_users: int,
+    n_movies: int,
+    user_damping: float,
+    movie_damping: float,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Global mean, then movie biases, then user biases, each a damped mean of residuals.
+
+    Damping ``d`` shrinks an entity with ``n`` ratings by ``n / (n + d)`` toward zero, so a
+    movie rated once does not get that one rating's full deviation.
+    """
+    mean = float(np.mean(ratings, dtype=np.float64))
+    resid = ratings.astype(np.float64) - mean
+    movie_bias = _damped_mean(movies, resid, n_movies, movie_damping)
+    user_bias = _damped_mean(users, resid - movie_bias[movies], n_users, user_damping)
+    return mean, user_bias.astype(np.float32), movie_bias.astype(np.float32)
+
+
+def _damped_mean(rows: np.ndarray, values: np.ndarray, n: int, damping: float) -> np.ndarray:
+    """Per-row sum / (count + damping); rows without values get 0 (even with damping 0)."""
+    total = np.bincount(rows, values, n)
+    denom = np.bincount(rows, minlength=n) + damping
+    return np.divide(total, denom, out=np.zeros(n), where=denom > 0)
+
+
+@dataclass(frozen=True)
+class GlobalMeanConfig:
+    seed: int = 42  # unused (the model is deterministic); kept so every config has one
+
+
+class GlobalMean(RatingModel):
+    """Predicts the mean training rating for everyone: the floor any model must beat.
+
+    Unknown users and movies get the same prediction, the global mean.
+    """
+
+    name = "mean"
+    Config = GlobalMeanConfig
+    state_attrs = ("mean",)
+
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "GlobalMean":
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        self.mean = np.asarray(np.mean(train.ratings, dtype=np.float64), dtype=np.float32)
+        return self
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.full(np.shape(users), self.mean, dtype=np.float32)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.full((len(users), self.n_movies), self.mean, dtype=np.float32)
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.full(self.n_movies, self.mean, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class BiasesConfig:
+    user_damping: float = 5.0  # pseudo-ratings pulling each user bias toward 0
+    movie_damping: float = 5.0  # pseudo-ratings pulling each movie bias toward 0
+    seed: int = 42  # unused (closed form); kept so every config has one
+
+
+class Biases(RatingModel):
+    """Global mean + damped movie bias + damped user bias (LensKit's ``Bias``, Surprise's baseline).
+
+    Unknown user (row -1): mean + movie bias. Unknown movie: mean + user bias. Both: the mean.
+    A movie in the vocabulary with no training rating has bias 0.
+    """
+
+    name = "biases"
+    Config = BiasesConfig
+    state_attrs = ("mean", "user_bias", "movie_bias")
+
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "Biases":
+        c = self.config
+        if c.user_damping < 0 or c.movie_damping < 0:
+            raise ValueError(
+                f"damping must be >= 0, got user_damping={c.user_damping}, movie_damping={c.movie_damping}"
+            )
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        mean, self.user_bias, self.movie_bias = damped_biases(
+            train.users, train.movies, train.ratings, train.n_users, train.n_movies, c.user_damping, c.movie_damping
+        )
+        self.mean = np.asarray(mean, dtype=np.float32)
+        return self
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        known_u, u = _rows(users, self.n_users)
+        known_m, m = _rows(movies, self.n_movies)
+        out = self.mean + np.where(known_u, self.user_bias[u], 0) + np.where(known_m, self.movie_bias[m], 0)
+        return out.astype(np.float32)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        known_u, u = _rows(users, self.n_users)
+        user_part = np.where(known_u, self.user_bias[u], 0).astype(np.float32)
+        return (self.mean + user_part[:, None] + self.movie_bias[None, :]).astype(np.float32)
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """The new user's bias is the damped mean of their residuals against the movie biases."""
+        self._check_fitted()
+        movies = np.asarray(movies, dtype=np.int64)
+        resid = np.asarray(ratings, dtype=np.float64) - self.mean - self.movie_bias[movies]
+        user_bias = resid.sum() / (resid.size + self.config.user_damping) if resid.size else 0.0
+        return (self.mean + user_bias + self.movie_bias).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PopularityConfig:
+    threshold: float | None = None  # count only ratings >= threshold (e.g. 4.0); None counts all
+    seed: int = 42  # unused (counting); kept so every config has one
+
+
+class Popularity(RankingModel):
+    """Ranks movies by how many training ratings they have (optionally only ratings >= threshold).
+
+    Everyone, including an unknown user and a folded-in new user, gets the same scores.
+    """
+
+    name = "popularity"
+    Config = PopularityConfig
+    state_attrs = ("counts",)
+
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "Popularity":
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        t = self.config.threshold
+        weights = None if t is None else (train.ratings >= t).astype(np.float64)
+        self.counts = np.bincount(train.movies, weights, train.n_movies).astype(np.float32)
+        return self
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.broadcast_to(self.counts, (len(users), self.n_movies)).copy()
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return self.counts.copy()

@@ -1,0 +1,327 @@
+"""Biased matrix factorization trained by alternating least squares: the default rating model.
+
+rating ~ mean + user bias + movie bias + user factors . movie factors
+
+With the movie side fixed, each user's [bias, factors] is a small ridge regression, and
+vice versa; ALS solves all of them at once as a batch of (k+1)x(k+1) Cholesky systems.
+The Gram matrices are built from *padded blocks* of ratings grouped by entity, sorted by
+rating count so padding stays small, and sized so a block never holds more than
+``block_size`` ratings: memory is bounded whatever the number of ratings (25M fits in a
+few GB), and there is no per-rating outer product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..dataset import Dataset
+from ..errors import ModelError
+from ..metrics import rmse
+from ..splits import random_holdout
+from .baselines import damped_biases
+from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
+
+
+@dataclass
+class Block:
+    """Ratings of ``rows`` (B entities), padded to the longest: partner rows (B, L), values (B, L).
+
+    Padding slots point at partner row ``n_partner``, a zero row of the design table.
+    """
+
+    rows: torch.Tensor  # int64 [B]
+    partners: torch.Tensor  # int32 [B, L]
+    values: torch.Tensor  # float32 [B, L]
+    counts: torch.Tensor  # float32 [B]
+
+
+def rating_blocks(
+    entity: np.ndarray,
+    partner: np.ndarray,
+    values: np.ndarray,
+    n_entity: int,
+    n_partner: int,
+    device: str,
+    block_size: int = 1 << 20,
+    growth: float = 1.5,
+) -> list[Block]:
+    """Group ratings by ``entity`` into padded blocks of at most ``block_size`` slots.
+
+    Entities are sorted by rating count and a block's longest row is at most ``growth``
+    times its shortest (plus 8), so padding wastes little. Entities without ratings are
+    left out (their solution is the prior: zero).
+    """
+    counts = np.bincount(entity, minlength=n_entity)
+    order = np.argsort(entity, kind="stable")
+    starts = np.cumsum(counts) - counts
+    rows = np.argsort(counts, kind="stable")
+    rows = rows[counts[rows] > 0]
+    sorted_counts = counts[rows]
+    blocks: list[Block] = []
+    i = 0
+    while i < rows.size:
+        # counts ascend, so the padded size (b entities x the b-th count) grows with b.
+        padded = np.arange(1, rows.size - i + 1) * sorted_counts[i:]
+        fits = min(
+            int(np.searchsorted(padded, block_size, side="right")),
+            int(np.searchsorted(sorted_counts[i:], growth * sorted_counts[i] + 8, side="right")),
+        )
+        j = i + max(fits, 1)
+        block_rows, c = rows[i:j], sorted_counts[i:j]
+        slots = np.arange(c[-1])
+        mask = slots[None, :] < c[:, None]
+        idx = order[np.where(mask, starts[block_rows][:, None] + slots, 0)]
+        blocks.append(
+            Block(
+                rows=torch.as_tensor(block_rows, dtype=torch.int64, device=device),
+                partners=torch.as_tensor(np.where(mask, partner[idx], n_partner).astype(np.int32), device=device),
+                values=torch.as_tensor(np.where(mask, values[idx], 0).astype(np.float32), device=device),
+                counts=torch.as_tensor(c.astype(np.float32), device=device),
+            )
+        )
+        i = j
+    return blocks
+
+
+def design_table(partner_params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """From partner parameters [bias, factors] (n, k+1): the design rows [1, factors] and the
+    biases, each with a zero padding row appended."""
+    n = partner_params.shape[0]
+    design = torch.cat([torch.ones(n, 1, dtype=partner_params.dtype, device=partner_params.device), partner_params[:, 1:]], 1)
+    zero = partner_params.new_zeros(1, partner_params.shape[1])
+    return torch.cat([design, zero]), torch.cat([partner_params[:, 0], zero[0, :1]])
+
+
+def ridge_penalty(reg: float, bias_reg: float, dim: int, device: str | torch.device) -> torch.Tensor:
+    penalty = torch.full((dim,), float(reg), device=device)
+    penalty[0] = bias_reg
+    return penalty
+
+
+def solve_side(
+    blocks: list[Block],
+    params: torch.Tensor,
+    partner_params: torch.Tensor,
+    penalty: torch.Tensor,
+    weighted: bool,
+    cg_steps: int,
+) -> float:
+    """Update ``params[rows]`` toward the ridge solution of every block; returns the data SSE.
+
+    Each entity minimizes |t - D x|^2 + x' diag(penalty) x, with D its partners' design rows
+    and t = value - partner bias. ``cg_steps`` of conjugate gradient, warm-started from the
+    current parameters, replace an exact solve: they need no Gram matrix or factorization
+    (only products with D, elementwise), which keeps tiny systems free of per-matrix overhead.
+    ``weighted``: the penalty is multiplied by each entity's rating count (ALS-WR).
+    """
+    design, offset = design_table(partner_params)
+    sse = 0.0
+    for block in blocks:
+        d = design[block.partners]  # (B, L, k+1), zero rows at padding
+        target = block.values - offset[block.partners]
+        lam = penalty * (block.counts[:, None] if weighted else 1.0)
+
+        def apply(v: torch.Tensor) -> torch.Tensor:
+            return (d * (d * v[:, None, :]).sum(2, keepdim=True)).sum(1) + lam * v
+
+        x = params[block.rows]
+        r = (d * target.unsqueeze(2)).sum(1) - apply(x)
+        p = r.clone()
+        rr = (r * r).sum(1)
+        for _ in range(cg_steps):
+            ap = apply(p)
+            alpha = rr / (p * ap).sum(1).clamp_min(1e-30)
+            x = x + alpha[:, None] * p
+            r = r - alpha[:, None] * ap
+            rr_new = (r * r).sum(1)
+            p = r + (rr_new / rr.clamp_min(1e-30))[:, None] * p
+            rr = rr_new
+        params[block.rows] = x
+        resid = target - (d * x[:, None, :]).sum(2)
+        sse += float((resid * resid).sum())
+    return sse
+
+
+@dataclass(frozen=True)
+class BiasedMFConfig:
+    factors: int = 32
+    reg: float = 0.05  # L2 on factors, times the entity's rating count (see weighted)
+    bias_reg: float = 0.05  # L2 on biases, times the rating count likewise
+    weighted: bool = True  # ALS-WR: scale the penalty by each user's / movie's rating count
+    epochs: int = 20  # maximum ALS sweeps (one sweep solves users, then movies)
+    patience: int = 2  # stop after this many sweeps without validation improvement
+    validation: float = 0.05  # share of the training ratings held out to choose the sweep count
+    refit_sweeps: int = 2  # then this many sweeps on all training ratings, from the best state
+    cg_steps: int = 3  # conjugate-gradient steps per ALS half-sweep (warm-started)
+    init_scale: float = 0.1  # std of the random initial factors
+    block_size: int = 1 << 20  # ratings per padded block: bounds memory on large datasets
+    device: str = "auto"
+    seed: int = 42
+
+
+class BiasedMF(RatingModel):
+    """Matrix factorization with biases, trained by ALS with early stopping.
+
+    The sweep count is chosen on a ``validation`` slice carved from the training ratings
+    (never the test set); the best state then takes ``refit_sweeps`` more sweeps on all of
+    them, so the held-out ratings are not wasted.
+
+    Fallbacks: unknown user (row -1) -> mean + movie bias; unknown movie -> mean + user bias;
+    both -> mean. A movie with no training ratings has zero bias and zero factors.
+    """
+
+    name = "mf"
+    Config = BiasedMFConfig
+    state_attrs = ("mean", "user_bias", "movie_bias", "user_factors", "movie_factors")
+
+    # -- training ------------------------------------------------------------------------
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "BiasedMF":
+        c = self.config
+        if c.factors < 1 or c.epochs < 1:
+            raise ValueError(f"factors and epochs must be >= 1, got factors={c.factors}, epochs={c.epochs}")
+        if c.reg < 0 or c.bias_reg < 0 or not 0 <= c.validation < 1:
+            raise ValueError(
+                f"reg and bias_reg must be >= 0 and validation in [0, 1), got reg={c.reg}, "
+                f"bias_reg={c.bias_reg}, validation={c.validation}"
+            )
+        if train.n_ratings == 0:
+            raise ModelError("cannot train mf on a dataset without ratings")
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        self.interrupted = False
+        device = resolve_device(c.device)
+        fit_on, held = (train, None)
+        if c.validation > 0 and train.n_ratings >= 20:
+            fit_on, held = random_holdout(train, c.validation, seed=c.seed)
+        users, movies = self._init(fit_on, device)
+        users, movies, swept = self._sweeps(fit_on, held, users, movies, c.epochs, 0, callback)
+        if held is not None and c.refit_sweeps > 0 and not self.interrupted:
+            self._sweeps(train, None, users, movies, c.refit_sweeps, swept, callback)
+        return self
+
+    def _init(self, data: Dataset, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """[bias, factors] per user and movie: damped-mean biases, small random factors."""
+        c = self.config
+        gen = torch.Generator().manual_seed(c.seed)
+        mean, user_bias, movie_bias = damped_biases(
+            data.users, data.movies, data.ratings, self.n_users, self.n_movies, 5.0, 5.0
+        )
+        self.mean = np.asarray(mean, dtype=np.float32)
+        users = torch.cat([torch.from_numpy(user_bias)[:, None], torch.randn(self.n_users, c.factors, generator=gen) * c.init_scale], 1)
+        movies = torch.cat([torch.from_numpy(movie_bias)[:, None], torch.randn(self.n_movies, c.factors, generator=gen) * c.init_scale], 1)
+        self._set(users, movies)
+        return users.to(device), movies.to(device)
+
+    def _sweeps(
+        self,
+        data: Dataset,
+        held: Dataset | None,
+        users: torch.Tensor,
+        movies: torch.Tensor,
+        epochs: int,
+        done: int,
+        callback: Callback | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Up to ``epochs`` ALS sweeps on ``data``, continuing from ``users``/``movies``.
+
+        With ``held``, stops after ``patience`` sweeps without improvement on it and keeps
+        the best sweep. Returns the kept parameters and the number of sweeps done in all.
+        """
+        c = self.config
+        device = users.device
+        values = data.ratings - self.mean
+        by_user = rating_blocks(data.users, data.movies, values, self.n_users, self.n_movies, device, c.block_size)
+        by_movie = rating_blocks(data.movies, data.users, values, self.n_movies, self.n_users, device, c.block_size)
+        penalty = ridge_penalty(c.reg, c.bias_reg, c.factors + 1, device)
+        best, best_sweep, since_best = np.inf, done, 0
+        kept = users.clone(), movies.clone()
+        try:
+            for sweep in range(done + 1, done + epochs + 1):
+                solve_side(by_user, users, movies, penalty, c.weighted, c.cg_steps)
+                loss = solve_side(by_movie, movies, users, penalty, c.weighted, c.cg_steps) / data.n_ratings
+                check_finite(loss, self.name, sweep)
+                score = None
+                if held is not None:
+                    score = rmse(self._predict_known(held.users, held.movies, users, movies), held.ratings)
+                    since_best = 0 if score < best else since_best + 1
+                if held is None or since_best == 0:
+                    best, best_sweep, kept = (score or 0.0), sweep, (users.clone(), movies.clone())
+                    self._set(*kept)
+                if callback is not None:
+                    callback(TrainingEvent(sweep, done + epochs, loss, score))
+                if since_best >= c.patience:
+                    break
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return kept[0], kept[1], best_sweep
+
+    def _set(self, users: torch.Tensor, movies: torch.Tensor) -> None:
+        u, m = users.cpu().numpy(), movies.cpu().numpy()
+        self.user_bias, self.user_factors = u[:, 0].copy(), np.ascontiguousarray(u[:, 1:])
+        self.movie_bias, self.movie_factors = m[:, 0].copy(), np.ascontiguousarray(m[:, 1:])
+
+    def _predict_known(self, u: np.ndarray, m: np.ndarray, users: torch.Tensor, movies: torch.Tensor) -> np.ndarray:
+        out = np.empty(len(u), dtype=np.float32)
+        step = 1 << 18
+        for s in range(0, len(u), step):
+            uu = torch.as_tensor(u[s : s + step], dtype=torch.int64, device=users.device)
+            mm = torch.as_tensor(m[s : s + step], dtype=torch.int64, device=users.device)
+            x, y = users[uu], movies[mm]
+            out[s : s + step] = (float(self.mean) + x[:, 0] + y[:, 0] + (x[:, 1:] * y[:, 1:]).sum(1)).cpu().numpy()
+        return out
+
+    # -- scoring -------------------------------------------------------------------------
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        movies = np.asarray(movies, dtype=np.int64)
+        ku = (users >= 0) & (users < self.n_users)
+        km = (movies >= 0) & (movies < self.n_movies)
+        u, m = np.where(ku, users, 0), np.where(km, movies, 0)
+        dot = np.einsum("ij,ij->i", self.user_factors[u], self.movie_factors[m])
+        out = (
+            self.mean
+            + np.where(ku, self.user_bias[u], 0)
+            + np.where(km, self.movie_bias[m], 0)
+            + np.where(ku & km, dot, 0)
+        )
+        return out.astype(np.float32)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        users = np.asarray(users, dtype=np.int64)
+        ku = (users >= 0) & (users < self.n_users)
+        u = np.where(ku, users, 0)
+        out = self.user_factors[u] @ self.movie_factors.T
+        out *= ku[:, None]
+        out += self.mean + self.movie_bias[None, :] + np.where(ku, self.user_bias[u], 0)[:, None]
+        return out.astype(np.float32, copy=False)
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Ridge-solve the new user's [bias, factors] against the fixed movie parameters."""
+        self._check_fitted()
+        x = fold_in_user(
+            np.asarray(movies, dtype=np.int64),
+            np.asarray(ratings, dtype=np.float64) - float(self.mean),
+            self.movie_bias,
+            self.movie_factors,
+            self.config,
+        )
+        return (self.mean + self.movie_bias + x[0] + self.movie_factors @ x[1:]).astype(np.float32)
+
+    def movie_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return self.movie_factors
+
+
+def fold_in_user(movies: np.ndarray, centered: np.ndarray, movie_bias: np.ndarray, movie_factors: np.ndarray, c) -> np.ndarray:
+    """[bias, factors] of a new user from centered ratings, with the training penalty."""
+    k = movie_factors.shape[1]
+    d = np.concatenate([np.ones((movies.size, 1)), movie_factors[movies].astype(np.float64)], 1)
+    penalty = np.full(k + 1, c.reg)
+    penalty[0] = c.bias_reg
+    if c.weighted:
+        penalty *= max(movies.size, 1)
+    return np.linalg.solve(d.T @ d + np.diag(penalty), d.T @ (centered - movie_bias[movies]))
