@@ -154,6 +154,11 @@ def save(artifact: Artifact, path: str | os.PathLike) -> Path:
         for name, value in model.get_state().items():
             arrays[f"{kind}.{name}"] = np.asarray(value)
         models[kind] = {"name": model.name, "params": model.get_params(), "interrupted": bool(model.interrupted)}
+    # Column-major arrays are stored transposed and transposed back on load: the same memory
+    # layout gives the same BLAS summation order, hence bit-identical scores after loading.
+    fortran = sorted(k for k, v in arrays.items() if v.ndim > 1 and v.flags.f_contiguous and not v.flags.c_contiguous)
+    for k in fortran:
+        arrays[k] = arrays[k].T
     # np.require keeps 0-d scalars 0-d (np.ascontiguousarray would make them 1-d).
     arrays = {k: np.require(v, requirements="C") for k, v in arrays.items()}
 
@@ -177,6 +182,7 @@ def save(artifact: Artifact, path: str | os.PathLike) -> Path:
         "metrics": _finite(artifact.metrics),
         "training": _finite(artifact.training),
         "catalog": {"titles": [str(t) for t in catalog.titles.tolist()], "genre_names": list(catalog.genre_names)},
+        "fortran_order": fortran,
         "arrays_sha256": _sha256(tmp_arrays),
     }
     tmp_meta = path / (META_FILE + ".tmp")
@@ -250,6 +256,8 @@ def load(path: str | os.PathLike) -> Artifact:
     except (SafetensorError, OSError) as exc:
         raise ModelError(f"{arrays_path} is corrupt ({exc}); retrain or restore it") from None
     try:
+        for name in meta.get("fortran_order", []):
+            arrays[name] = arrays[name].T
         artifact = _build(meta, arrays)
     except ModelError as exc:
         raise ModelError(f"{path}: {exc}") from None
