@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +23,8 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, status
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic_core import to_json as _to_json
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import ModelError, UnknownIdError
@@ -93,7 +95,7 @@ def _profile(rec: Recommender, store: FeedbackStore, profile_id: str) -> schemas
     return schemas.Profile(profile_id=profile_id, ratings=rated)
 
 
-def _profile_recommendations(rec: Recommender, store: FeedbackStore, profile_id: str, **filters: Any) -> list[dict]:
+def _profile_recommendations(rec: Recommender, store: FeedbackStore, profile_id: str, **filters: Any) -> list:
     """Folded-in recommendations for a stored profile; ratings of movies this model's catalog
     lacks (the database may have served another model) are left out, not an error."""
     movie_ids, ratings, _ = store.ratings(profile_id)
@@ -101,7 +103,48 @@ def _profile_recommendations(rec: Recommender, store: FeedbackStore, profile_id:
     if not keep.any():
         return []
     stars = dict(zip(movie_ids[keep].tolist(), ratings[keep].tolist()))
-    return [r.as_dict() for r in rec.recommend_for_ratings(stars, **filters)]
+    return rec.recommend_for_ratings(stars, **filters)
+
+
+# -- answers ---------------------------------------------------------------------------------
+# The model never changes while the server runs, so answers that depend only on it and the
+# request (search, movie details, similar movies, a training user's top-N) are computed once
+# and kept as JSON bytes in a bounded LRU cache. Errors are not cached. pydantic_core.to_json
+# writes the library's dataclasses straight to JSON (no asdict deep copies); the routes still
+# declare response models for the OpenAPI schema, and the tests check answers against it.
+CACHE_SIZE = 4096
+
+
+def to_json(content: Any) -> bytes:
+    return _to_json(content, inf_nan_mode="null")  # JSON has no Infinity
+
+
+def _json(content: bytes) -> Response:
+    return Response(content, media_type="application/json")
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached_search(rec: Recommender, q: str, limit: int, offset: int) -> bytes:
+    return to_json({"query": q, "limit": limit, "offset": offset, "results": rec.search(q, limit=limit, offset=offset)})
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached_movie(rec: Recommender, movie_id: int) -> bytes:
+    return to_json(rec.movie_info(movie_id))
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached_similar(rec: Recommender, movie_id: int, n: int, min_ratings: int) -> bytes:
+    similar = rec.similar(movie_id, n=n, min_ratings=min_ratings)
+    return to_json({"movie": rec.movie_info(movie_id), "similar": similar})
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached_user_recommendations(
+    rec: Recommender, user_id: int, n: int, genres: tuple[str, ...], year_from: int | None, year_to: int | None
+) -> bytes:
+    recs = rec.recommend(user_id, n=n, genres=genres, year_from=year_from, year_to=year_to)
+    return to_json({"recommendations": recs})
 
 
 class _ClusterCache:
@@ -212,17 +255,17 @@ def _add_api(app: FastAPI) -> None:
         q: Annotated[str, Query(min_length=1, max_length=200, description="Title, as you would type it.")],
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-    ) -> dict:
+    ) -> Response:
         """Movies whose title matches ``q`` (forgiving: articles, accents, typos), best first, paged.
 
         Example: `/api/movies?q=matrix&limit=5`
         """
-        return {"query": q, "limit": limit, "offset": offset, "results": rec.search(q, limit=limit, offset=offset)}
+        return _json(_cached_search(rec, q, limit, offset))
 
     @app.get("/api/movies/{movie_id}", response_model=schemas.MovieDetails, tags=["movies"])
-    async def movie(rec: Rec, movie_id: MovieIdPath) -> dict:
+    async def movie(rec: Rec, movie_id: MovieIdPath) -> Response:
         """Title, year, genres, and how often and how well the movie was rated."""
-        return rec.movie_info(movie_id)
+        return _json(_cached_movie(rec, movie_id))
 
     @app.get("/api/movies/{movie_id}/similar", response_model=schemas.Similar, tags=["movies"])
     async def similar(
@@ -230,32 +273,28 @@ def _add_api(app: FastAPI) -> None:
         movie_id: MovieIdPath,
         n: N = 10,
         min_ratings: Annotated[int, Query(ge=0, le=100_000, description="Skip rarely rated movies.")] = 0,
-    ) -> dict:
+    ) -> Response:
         """The movies closest to this one in the model's embedding space."""
-        info = rec.movie_info(movie_id)
-        return {"movie": info, "similar": [s.as_dict() for s in rec.similar(movie_id, n=n, min_ratings=min_ratings)]}
+        return _json(_cached_similar(rec, movie_id, n, min_ratings))
 
     @app.get("/api/users/{user_id}/recommendations", response_model=schemas.Recommendations, tags=["recommend"])
     async def recommend_user(
         rec: Rec, user_id: UserIdPath, n: N = 10, genres: Genres = [], year_from: YearFrom = None, year_to: YearTo = None
-    ) -> dict:
+    ) -> Response:
         """Top-N unseen movies for a user of the training data, each with why.
 
         Example: `/api/users/1/recommendations?n=5&genres=Comedy&year_from=1990`
         """
-        recs = rec.recommend(
-            user_id, n=n, genres=genres, year_from=year_from, year_to=year_to
-        )
-        return {"recommendations": [r.as_dict() for r in recs]}
+        return _json(_cached_user_recommendations(rec, user_id, n, tuple(genres), year_from, year_to))
 
     @app.post("/api/recommendations", response_model=schemas.Recommendations, tags=["recommend"])
-    async def recommend_ratings(rec: Rec, body: schemas.FoldInRequest) -> dict:
+    async def recommend_ratings(rec: Rec, body: schemas.FoldInRequest) -> Response:
         """Top-N for the ratings you post (folded into the model; nothing is stored)."""
         ratings = {r.movie_id: r.rating for r in body.ratings}
         recs = rec.recommend_for_ratings(
             ratings, n=body.n, genres=body.genres, year_from=body.year_from, year_to=body.year_to
         )
-        return {"recommendations": [r.as_dict() for r in recs]}
+        return _json(to_json({"recommendations": recs}))
 
     # -- profiles: stored ratings ---------------------------------------------------------
     @app.post("/api/profiles", response_model=schemas.Profile, status_code=201, tags=["profiles"])
@@ -304,12 +343,12 @@ def _add_api(app: FastAPI) -> None:
         genres: Genres = [],
         year_from: YearFrom = None,
         year_to: YearTo = None,
-    ) -> dict:
+    ) -> Response:
         """Top-N for the profile's stored ratings; empty until it has rated a movie the model knows."""
         recs = _profile_recommendations(
             rec, store, profile_id, n=n, genres=genres, year_from=year_from, year_to=year_to
         )
-        return {"recommendations": recs}
+        return _json(to_json({"recommendations": recs}))
 
     # -- clusters -----------------------------------------------------------------------
     @app.get("/api/clusters", response_model=schemas.Clusters, tags=["movies"])

@@ -1,0 +1,192 @@
+"""Load benchmark of ``movierec serve``: a real server process, many concurrent clients.
+
+Starts ``movierec serve`` on a free localhost port with an ml-latest-small model (trained here
+when --model is not given), then sends --requests requests over --concurrency keep-alive
+connections, a mix of: recommendations for dataset users, fold-in recommendations for posted
+ratings, title search and similar movies. Prints throughput, p50/p99 latency and errors.
+
+Bars on the 2-core workplace machine: 0 errors, >= 500 requests/s, p99 <= 50 ms. The load
+generator shares the cores with the server, so the figures are a floor.
+
+    python bench/serve.py                      # trains a model first (about a minute)
+    python bench/serve.py --model model --requests 5000 --concurrency 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_model(model: Path | None, workdir: Path) -> Path:
+    if model is not None:
+        return model
+    import movierec
+    from movierec.recommender import Recommender
+
+    out = workdir / "model"
+    print("training a model on ml-latest-small (no --model given)...", flush=True)
+    start = time.perf_counter()
+    Recommender.fit(movierec.load("ml-latest-small")).save(out)
+    print(f"  trained in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
+
+
+def start_server(model: Path, db: Path, port: int, workers: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-c", "from movierec.cli import main; main()", "serve", "-m", str(model),
+           "--port", str(port), "--db", str(db), "--workers", str(workers)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: {proc.stderr.read().decode()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not answer /api/health within 120 s")
+
+
+def request_mix(base: str, n: int, seed: int) -> list[tuple[str, str, dict | None]]:
+    """(method, path, body) for ``n`` requests: 30% user top-N, 20% fold-in, 30% search, 20% similar."""
+    rng = np.random.default_rng(seed)
+    health = httpx.get(f"{base}/api/health").json()
+    # Real ids from the API: users 1..610 exist in ml-latest-small; movies from popular searches.
+    words = ["star", "love", "man", "war", "the", "day", "night", "king", "story", "life", "matrix", "dark"]
+    movies: list[int] = []
+    for w in words:
+        movies += [m["movie_id"] for m in httpx.get(f"{base}/api/movies", params={"q": w, "limit": 50}).json()["results"]]
+    movies = sorted(set(movies))
+    users = np.arange(1, health["users"] + 1)
+    kinds = rng.choice(4, size=n, p=[0.3, 0.2, 0.3, 0.2])
+    out = []
+    for kind in kinds.tolist():  # building the request list, not serving: a loop is fine here
+        if kind == 0:
+            out.append(("GET", f"/api/users/{rng.choice(users)}/recommendations?n=10", None))
+        elif kind == 1:
+            picks = rng.choice(movies, size=5, replace=False).tolist()
+            stars = (rng.integers(1, 11, size=5) / 2).tolist()
+            body = {"ratings": [{"movie_id": m, "rating": s} for m, s in zip(picks, stars)], "n": 10}
+            out.append(("POST", "/api/recommendations", json.dumps(body).encode()))
+        elif kind == 2:
+            out.append(("GET", f"/api/movies?q={rng.choice(words)}&limit=10", None))
+        else:
+            out.append(("GET", f"/api/movies/{rng.choice(movies)}/similar?n=10", None))
+    return out
+
+
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client connection.
+
+    The load generator shares two cores with the server: httpx spends several times the
+    server's own CPU per request here, so the bench speaks HTTP/1.1 over asyncio streams.
+    """
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + (body or b""))
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        length = 0
+        for line in header.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def run_load(port: int, requests: list, concurrency: int) -> tuple[np.ndarray, int, float, dict]:
+    latencies = np.zeros(len(requests))
+    errors: dict[str, int] = {}
+    todo = iter(enumerate(requests))
+
+    async def worker() -> None:
+        conn = Connection("127.0.0.1", port)
+        for i, (method, path, body) in todo:
+            start = time.perf_counter()
+            try:
+                status, _ = await conn.request(method, path, body)
+                if status != 200:
+                    errors[str(status)] = errors.get(str(status), 0) + 1
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                conn.close()
+                conn = Connection("127.0.0.1", port)
+            latencies[i] = time.perf_counter() - start
+        conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return latencies, sum(errors.values()), elapsed, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="model directory (default: train one on ml-latest-small)")
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        model = ensure_model(args.model, workdir)
+        port = free_port()
+        server = start_server(model, workdir / "feedback.db", port, args.workers)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            httpx.get(f"{base}/api/movies", params={"q": "warm up"})
+            reqs = request_mix(base, args.warmup + args.requests, args.seed)
+            asyncio.run(run_load(port, reqs[: args.warmup], args.concurrency))
+            latencies, n_errors, elapsed, errors = asyncio.run(run_load(port, reqs[args.warmup :], args.concurrency))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    ms = latencies * 1000
+    print(f"server: movierec serve, {args.workers} worker(s), {os.cpu_count()} CPUs shared with the load generator")
+    print(f"requests: {args.requests} at concurrency {args.concurrency} "
+          "(30% user top-10, 20% fold-in of 5 ratings, 30% search, 20% similar)")  # fmt: skip
+    print(f"throughput: {args.requests / elapsed:.0f} requests/s  ({elapsed:.2f} s)")
+    print(f"latency: p50 {np.percentile(ms, 50):.1f} ms, p90 {np.percentile(ms, 90):.1f} ms, "
+          f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms")  # fmt: skip
+    print(f"errors: {n_errors}" + (f" {errors}" if errors else ""))
+
+
+if __name__ == "__main__":
+    main()
