@@ -23,9 +23,10 @@ from .artifact import Artifact
 from .catalog import Catalog
 from .dataset import Dataset
 from .errors import DataError, ModelError, UnknownIdError
-from .metrics import mae, ranking_metrics, rmse, top_k
+from .evaluation import rating_scores
+from .metrics import ranking_metrics, top_k
 from .models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, make_model
-from .splits import random_holdout, user_holdout
+from .splits import Split, random_holdout, user_holdout
 from .titles import TitleIndex
 from .vocabulary import Vocabulary
 
@@ -502,9 +503,10 @@ class Recommender:
 
 
 def evaluate_model(model: Model, train: Dataset, test: Dataset, k: int = 10) -> dict[str, float]:
-    """Held-out metrics of a fitted model: RMSE/MAE for rating models, top-``k`` ranking metrics otherwise."""
+    """Held-out metrics of a fitted model, as ``movierec evaluate`` measures them: RMSE/MAE
+    (with the count of test pairs answered by fallback) for rating models, top-``k`` ranking
+    metrics for ranking models."""
     if model.kind == "rating":
-        low, high = train.rating_scale
-        predicted = np.clip(model.predict(test.users, test.movies), low, high)
-        return {"rmse": rmse(predicted, test.ratings), "mae": mae(predicted, test.ratings), "test_ratings": test.n_ratings}
+        scores, unknown = rating_scores(model, Split(train, test))
+        return {**scores, "test_ratings": test.n_ratings, "unknown": unknown}
     return ranking_metrics(model.score_users, train, test, k=k).as_dict()

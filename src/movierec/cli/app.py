@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from ..errors import MovierecError
@@ -22,7 +23,8 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except (MovierecError, ValueError, OSError) as exc:
-            err_console.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+            # soft_wrap: the message stays one line however narrow the terminal; escape: "[...]" in it is text
+            err_console.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("[bold red]Interrupted.[/bold red]")

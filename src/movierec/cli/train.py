@@ -179,8 +179,8 @@ def train(
         raise ValueError("--rating and --ranking are both none: nothing to train; name at least one model")
     for kind, name in chosen.items():
         if model_class(name).kind != kind:
-            fitting = [m for m in model_names() if model_class(m).kind == kind]
-            raise ValueError(f"--{kind} {name}: {name} is a {model_class(name).kind} model; {kind} models are {', '.join(fitting)}")
+            other = model_class(name).kind
+            raise ValueError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
     resolve_device(device)  # a missing GPU is one clear line before any loading
     params = parse_params(param or [], chosen)
     for kind, name in chosen.items():

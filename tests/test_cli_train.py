@@ -1,0 +1,138 @@
+"""``movierec train`` and ``movierec predict`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from movierec.cli import app
+from movierec.formats import write_release
+from movierec.recommender import Recommender
+from movierec.synthetic import generate
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    data = generate(n_users=80, n_movies=200, n_ratings=2_500, seed=9).dataset
+    return data, write_release(data, tmp_path_factory.mktemp("data") / "synthetic", "csv")
+
+
+@pytest.fixture(scope="module")
+def model_dir(release, tmp_path_factory):
+    data, folder = release
+    out = tmp_path_factory.mktemp("models") / "m"
+    result = runner.invoke(
+        app, ["train", "-d", str(folder), "--rating", "biases", "--ranking", "popularity", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def one_line_error(result, pattern: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert re.search(pattern, lines[0]), result.output
+
+
+def test_train_saves_a_model_with_held_out_metrics(model_dir, release):
+    data, _ = release
+    rec = Recommender.load(model_dir)
+    assert rec.info["models"]["rating"]["name"] == "biases"
+    assert rec.info["models"]["ranking"]["name"] == "popularity"
+    assert 0 < rec.info["metrics"]["rating"]["rmse"] < 2 and "ndcg@10" in rec.info["metrics"]["ranking"]
+    assert rec.info["counts"]["ratings"] == data.n_ratings
+
+
+def test_train_with_params_seed_and_no_holdout(release, tmp_path):
+    _, folder = release
+    out = tmp_path / "m"
+    args = ["train", "-d", str(folder), "--rating", "mf", "--ranking", "none", "--no-holdout", "--seed", "3"]
+    args += ["-p", "epochs=2", "-p", "mf.factors=4", "--device", "cpu", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rec = Recommender.load(out)
+    params = rec.info["models"]["rating"]["params"]
+    assert (params["epochs"], params["factors"], params["seed"], params["device"]) == (2, 4, 3, "cpu")
+    assert rec.info["metrics"] == {} and "ranking" not in rec.info["models"]
+
+
+@pytest.mark.parametrize(
+    "extra, pattern",
+    [
+        (["-p", "nonsense=1"], "no model being trained has a parameter 'nonsense'"),
+        (["-p", "epochs"], "expected key=value"),
+        (["-p", "mf.epochs=many"], "expected a int"),
+        (["--rating", "popularity"], "popularity is a ranking model"),
+        (["--rating", "none", "--ranking", "none"], "nothing to train"),
+        (["--rating", "no-such-model"], "unknown model 'no-such-model'"),
+    ],
+)
+def test_train_rejects_bad_options(release, tmp_path, extra, pattern):
+    _, folder = release
+    result = runner.invoke(app, ["train", "-d", str(folder), "-o", str(tmp_path / "m"), *extra])
+    one_line_error(result, pattern)
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_on_missing_data(tmp_path):
+    one_line_error(runner.invoke(app, ["train", "-d", str(tmp_path / "nowhere.csv"), "-o", str(tmp_path / "m")]), "nowhere")
+
+
+def test_predict_writes_clipped_predictions(model_dir, release, tmp_path):
+    data, _ = release
+    users = data.user_vocab.ids[data.users[:6]]
+    movies = data.movie_vocab.ids[data.movies[:6]]
+    pairs = tmp_path / "pairs.csv"
+    pd.DataFrame({"userId": [*users, 999999], "movieId": [*movies, movies[0]]}).to_csv(pairs, index=False)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["predict", "-m", str(model_dir), "--pairs", str(pairs), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 of 7 pairs" in " ".join(result.output.split())  # the unknown user is reported
+    got = pd.read_csv(out)
+    assert list(got.columns) == ["userId", "movieId", "prediction"]
+    expected = Recommender.load(model_dir).predict([*users, 999999], [*movies, movies[0]])
+    np.testing.assert_allclose(got["prediction"], expected, atol=1e-4)
+    stdout = runner.invoke(app, ["predict", "-m", str(model_dir), "--pairs", str(pairs)])
+    assert stdout.exit_code == 0 and stdout.stdout.splitlines()[0] == "userId,movieId,prediction"
+
+
+def test_predict_on_a_missing_model(tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("userId,movieId\n1,1\n")
+    one_line_error(runner.invoke(app, ["predict", "-m", str(tmp_path / "nope"), "--pairs", str(pairs)]), "no model at")
+
+
+@pytest.mark.parametrize(
+    "content, pattern",
+    [
+        ("user,movie\n1,2\n", r"expected columns userId,movieId in the header, found 'user,movie'"),
+        ("userId,movieId\n1,2\n3,x\n", r"pairs.csv line 3: movieId 'x' is not a non-negative integer id"),
+        ("userId,movieId\n1.5,2\n", r"pairs.csv line 2: userId '1.5'"),
+        ("userId,movieId\n1,\n", r"pairs.csv line 2: movieId ''"),
+        ("", r"pairs.csv is empty"),
+    ],
+    ids=["columns", "not-a-number", "float", "blank", "empty"],
+)
+def test_predict_validates_the_pairs_file(model_dir, tmp_path, content, pattern):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(content)
+    one_line_error(runner.invoke(app, ["predict", "-m", str(model_dir), "--pairs", str(pairs)]), pattern)
+
+
+def test_predict_on_a_missing_pairs_file(model_dir, tmp_path):
+    result = runner.invoke(app, ["predict", "-m", str(model_dir), "--pairs", str(tmp_path / "gone.csv")])
+    one_line_error(result, "gone.csv does not exist")
+
+
+def test_help_teaches_by_example():
+    for command in ("train", "predict"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Example" in result.output
