@@ -167,6 +167,7 @@ def _csv_release(tmp_path, ratings: str, movies: str = "movieId,title,genres\n1,
         ("userId,movieId,rating,timestamp\n1,1,4.0,5\n1,2,6.0,6\n", r"line 3: expected a rating from 0.5 to 5 in steps of 0.5, found 6"),
         ("userId,movieId,rating,timestamp\n1,1,4.0,5\n1,2,3.25,6\n", r"line 3: expected a rating .* found 3.25"),
         ("userId,movieId,rating,timestamp\n1,1,4.0,5\n-1,2,3,6\n", r"line 3: expected a non-negative userId, found -1"),
+        ("userId,movieId,rating,timestamp\n1,1,nan,5\n", r"line 2: expected a finite rating, found nan"),
     ],
 )
 def test_bad_ratings_csv_names_file_line_expected_and_found(tmp_path, ratings, message):
@@ -207,6 +208,11 @@ def test_bad_dat_and_100k_lines(tmp_path):
     (k / "u.data").write_text("1\t1\t5\t1\n")
     with pytest.raises(DataError, match=r"u.item line 2: expected a 0/1 flag for genre 'Drama', found 'yes'"):
         load(k)
+
+
+def test_ids_beyond_int32(tmp_path):
+    data = load(_csv_release(tmp_path, "userId,movieId,rating\n3000000000,1,4.0\n7,2,3.5\n"))
+    assert data.user_vocab.ids.tolist() == [7, 3_000_000_000] and data.users.tolist() == [1, 0]
 
 
 def test_duplicates_keep_the_latest_with_a_warning(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -29,7 +30,7 @@ def test_ml_latest_small_bar(shared_data):
     assert data.catalog.movie(data.catalog.rows([1])[0])["title"] == "Toy Story (1995)"
     again = load(shared_data / "ml-latest-small.zip")  # from the cache, written to tmp, not beside the zip
     assert again.fingerprint == data.fingerprint
-    assert list(cache_dir().glob("*.npz")) and not list(shared_data.glob("*.npz"))
+    assert list(cache_dir().glob("*/meta.json")) and not list(shared_data.glob("*.npy"))
 
 
 def test_release_name_found_in_data_folder(tmp_path, monkeypatch):
@@ -64,12 +65,13 @@ def test_plain_ratings_csv_with_and_without_movies(tmp_path):
 def test_cache_is_used_then_invalidated_by_a_changed_source(tmp_path):
     folder = write_release(release_dataset(), tmp_path / "synthetic", "csv")
     first = load(folder)
-    (cached,) = cache_dir().glob("*.npz")
+    (cached,) = cache_dir().glob("*/meta.json")
     stamp = cached.stat().st_mtime_ns
     assert_same(first, load(folder))
     assert cached.stat().st_mtime_ns == stamp  # reused, not rewritten
-    with np.load(cached, allow_pickle=False) as z:  # plain arrays, no pickled objects anywhere
-        assert z["title_data"].dtype == np.uint8 and z["users"].dtype == np.int32
+    # Plain .npy arrays and JSON strings: nothing pickled anywhere.
+    assert np.load(cached.parent / "users.npy", allow_pickle=False).dtype == np.int32
+    assert json.loads(cached.read_text())["titles"] == first.catalog.titles.tolist()
     # Same size, new content and mtime: the key changes, the file is parsed again.
     ratings = folder / "ratings.csv"
     text = ratings.read_text().splitlines()
@@ -96,11 +98,14 @@ def test_cached_reload_replays_warnings(tmp_path):
 def test_corrupt_cache_is_reparsed(tmp_path):
     folder = write_release(release_dataset(), tmp_path / "synthetic", "dat")
     first = load(folder)
-    (cached,) = cache_dir().glob("*.npz")
-    cached.write_bytes(b"garbage")
+    (cached,) = cache_dir().glob("*/meta.json")
+    users = cached.parent / "users.npy"
+    users.write_bytes(users.read_bytes()[:-8])  # truncated array
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_same(first, load(folder))
+    cached.write_text("garbage")
+    assert_same(first, load(folder))
 
 
 def test_unwritable_cache_still_loads(tmp_path, monkeypatch):

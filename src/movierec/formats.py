@@ -43,7 +43,9 @@ RATINGS_FILE = {"csv": "ratings.csv", "dat": "ratings.dat", "100k": "u.data"}
 MOVIES_FILE = {"csv": "movies.csv", "dat": "movies.dat", "100k": "u.item"}
 RATINGS_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 MOVIES_COLUMNS = ("movieId", "title", "genres")
-_TYPES = {"userId": pa.int64(), "movieId": pa.int64(), "rating": pa.float32(), "timestamp": pa.int64()}
+# Ids are parsed as int32 (every MovieLens id fits; half the memory and copying of int64) and
+# re-read as int64 only if a file holds larger ones.
+_TYPES = {"userId": pa.int32(), "movieId": pa.int32(), "rating": pa.float32(), "timestamp": pa.int64()}
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
@@ -51,8 +53,8 @@ _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError)
 class RawRatings:
     """Ratings as parsed, before validation: external ids, plus where each row came from."""
 
-    user_ids: np.ndarray  # int64
-    movie_ids: np.ndarray  # int64
+    user_ids: np.ndarray  # int32, or int64 when ids need it
+    movie_ids: np.ndarray  # int32, or int64 when ids need it
     ratings: np.ndarray  # float32
     timestamps: np.ndarray  # int64 (zeros when the file has none)
     label: str  # file name for messages
@@ -254,20 +256,25 @@ def _read_table(
     arrow_names = [names[0]]
     for i, name in enumerate(names[1:]):
         arrow_names += ([f"_gap{i}"] if len(sep) == 2 else []) + [name]
-    table = None
-    detail = ""
-    try:
-        with open_stream() as f:
-            table = pacsv.read_csv(
-                f,
-                read_options=pacsv.ReadOptions(
-                    column_names=arrow_names, skip_rows=1 if header else 0, block_size=1 << 24
-                ),
-                parse_options=pacsv.ParseOptions(delimiter=sep[0], quote_char='"' if quoting else False),
-                convert_options=pacsv.ConvertOptions(include_columns=list(types), column_types=types),
-            )
-    except pa.ArrowInvalid as exc:
-        detail = str(exc).splitlines()[0]
+    def attempt(types: dict[str, pa.DataType]) -> tuple[pa.Table | None, str]:
+        try:
+            with open_stream() as f:
+                return pacsv.read_csv(
+                    f,
+                    read_options=pacsv.ReadOptions(
+                        column_names=arrow_names, skip_rows=1 if header else 0, block_size=1 << 24
+                    ),
+                    parse_options=pacsv.ParseOptions(delimiter=sep[0], quote_char='"' if quoting else False),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=list(types), column_types=types, null_values=[""]  # "nan" stays NaN
+                    ),
+                ), ""
+        except pa.ArrowInvalid as exc:
+            return None, str(exc).splitlines()[0]
+
+    table, detail = attempt(types)
+    if table is None and pa.int32() in types.values():  # ids beyond int32, or bad input: try int64
+        table, detail = attempt({c: pa.int64() if t == pa.int32() else t for c, t in types.items()})
     if table is not None and table.num_rows == 0:
         raise DataError(f"{label}: expected at least one row after line {first_line - 1}, found none (empty file)")
     if table is not None and all(table[c].null_count == 0 for c in types):
@@ -291,8 +298,8 @@ def _ratings_from(columns: dict[str, np.ndarray], label: str, first_line: int) -
     n = columns["userId"].size
     ts = columns.get("timestamp")
     return RawRatings(
-        columns["userId"].astype(np.int64, copy=False),
-        columns["movieId"].astype(np.int64, copy=False),
+        columns["userId"],
+        columns["movieId"],
         columns["rating"].astype(np.float32, copy=False),
         ts.astype(np.int64, copy=False) if ts is not None else np.zeros(n, np.int64),
         label,

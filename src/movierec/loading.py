@@ -10,24 +10,23 @@ Policies for imperfect input (each reported, nothing dropped silently):
   ``Movie <id>`` with no genres, DataWarning with the count;
 - a movie id listed twice in the movies file: the last entry is kept, DataWarning with the count.
 
-After the first parse the arrays are cached (``.npz``, no pickle) in the cache folder
+After the first parse the arrays are cached (``.npy`` files and JSON, no pickle) in the cache folder
 ($MOVIEREC_CACHE, else the user cache), keyed by the source files' size and mtime, never beside
 the source (which may be read-only). A cached reload replays the warnings of the first parse.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from platformdirs import user_cache_dir
 
 from .catalog import Catalog
@@ -93,14 +92,14 @@ def load(
     sources = [path] + ([movies_path] if movies_path else [])
     key = _cache_key(sources, rating_scale)
     where = hashlib.sha256(str([str(s.resolve()) for s in sources]).encode()).hexdigest()[:12]
-    cache_file = cache_dir() / f"{_safe(path)}-{where}.npz"
-    cached = _read_cache(cache_file, key) if cache else None
+    cache_folder = cache_dir() / f"{_safe(path)}-{where}"
+    cached = _read_cache(cache_folder, key) if cache else None
     if cached is not None:
         dataset, notes = cached
     else:
         dataset, notes = _parse(path, movies_path, rating_scale)
         if cache:
-            _write_cache(cache_file, key, dataset, notes)
+            _write_cache(cache_folder, key, dataset, notes)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
     return dataset
@@ -141,26 +140,29 @@ def _indexed(ids: np.ndarray, entity: str) -> tuple[Vocabulary, np.ndarray]:
 
 
 def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
-    bad = ~np.isfinite(r.ratings)
-    if scale is not None:
-        lo, hi = float(scale[0]), float(scale[1])
-        bad |= (r.ratings < lo) | (r.ratings > hi)
-        if step:
-            bad |= np.mod(r.ratings - lo, step) != 0
-    row = np.flatnonzero(bad)
-    if row.size:
-        i = int(row[0])
-        expected = (
-            "a finite rating" if scale is None
-            else f"a rating from {scale[0]:g} to {scale[1]:g}" + (f" in steps of {step:g}" if step else "")
-        )
-        raise DataError(
-            f"{r.label} line {r.line(i)}: expected {expected}, found {r.ratings[i]:g} "
-            f"({row.size:,} such rating{'s' if row.size > 1 else ''}); fix the file or pass rating_scale=(low, high)"
-        )
+    """The rating scale, after checking every rating is on it (two reductions when all are)."""
+    lo, hi = float(np.min(r.ratings)), float(np.max(r.ratings))  # NaN propagates into both
     if scale is None:
-        return float(r.ratings.min()), float(r.ratings.max())
-    return float(scale[0]), float(scale[1])
+        ok, scale = np.isfinite(lo) and np.isfinite(hi), (lo, hi)
+    else:
+        ok = float(scale[0]) <= lo and hi <= float(scale[1])
+    if ok and step:
+        steps = r.ratings * np.float32(1 / step)  # exact for steps of 1 and 0.5
+        ok = bool(np.array_equal(steps, np.rint(steps)))
+    if ok:
+        return float(scale[0]), float(scale[1])
+    bad = ~np.isfinite(r.ratings) | (r.ratings < scale[0]) | (r.ratings > scale[1])
+    if step:
+        bad |= np.mod(r.ratings - np.float32(scale[0]), step) != 0
+    row = np.flatnonzero(bad)
+    i = int(row[0])
+    expected = f"a rating from {scale[0]:g} to {scale[1]:g}" + (f" in steps of {step:g}" if step else "")
+    if not np.isfinite(lo):
+        expected = "a finite rating"
+    raise DataError(
+        f"{r.label} line {r.line(i)}: expected {expected}, found {r.ratings[i]:g} "
+        f"({row.size:,} such rating{'s' if row.size > 1 else ''}); fix the file or pass rating_scale=(low, high)"
+    )
 
 
 def _catalog(raw: RawMovies | None, rated_ids: np.ndarray, ratings: RawRatings, notes: list[str]) -> Catalog:
@@ -190,8 +192,10 @@ def _catalog(raw: RawMovies | None, rated_ids: np.ndarray, ratings: RawRatings, 
 def _deduplicate(r: RawRatings, users: np.ndarray, movies: np.ndarray, n_movies: int, notes: list[str]) -> np.ndarray | None:
     """Rows to keep when a (user, movie) pair repeats: its latest rating (later line on ties)."""
     pair = users.astype(np.int64) * n_movies + movies
+    if np.all(pair[1:] > pair[:-1]):  # sorted by user then movie, as the big releases are: O(n)
+        return None
     ordered = np.sort(pair)
-    if not (ordered[1:] == ordered[:-1]).any():  # the common case: one sort, no argsort
+    if not (ordered[1:] == ordered[:-1]).any():  # no duplicates: one sort, no argsort
         return None
     order = np.lexsort((np.arange(pair.size), r.timestamps, pair))
     last = np.append(pair[order][1:] != pair[order][:-1], True)
@@ -244,62 +248,67 @@ def _cache_key(sources: list[Path], rating_scale) -> str:
     return json.dumps({"v": CACHE_VERSION, "files": stats, "scale": rating_scale})
 
 
-def _text(values) -> tuple[np.ndarray, np.ndarray]:
-    """Strings as (UTF-8 bytes, int64 offsets): stored without pickle."""
-    arr = pa.array(list(values) if not isinstance(values, np.ndarray) else values, pa.large_string())
-    offsets = np.frombuffer(arr.buffers()[1], np.int64)[: len(arr) + 1].copy()
-    data = np.frombuffer(arr.buffers()[2], np.uint8)[: offsets[-1]].copy() if len(arr) else np.zeros(0, np.uint8)
-    return data, offsets
+_ARRAYS = ("users", "movies", "ratings", "timestamps", "user_ids", "movie_ids", "catalog_ids", "years", "genres")
+_MAPPED = ("users", "movies", "ratings", "timestamps")  # the big ones: copy-on-write memory maps
 
 
-def _strings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
-    return arr.to_numpy(zero_copy_only=False).astype(object)
+def _write_cache(folder: Path, key: str, d: Dataset, notes: list[str]) -> None:
+    """One ``.npy`` per array and a ``meta.json`` (key, names, titles): no pickle anywhere.
 
-
-def _write_cache(cache_file: Path, key: str, d: Dataset, notes: list[str]) -> None:
-    """Best effort: a cache that cannot be written only costs the next load a re-parse."""
+    Written to a temporary folder and renamed into place, so a reader never sees half a cache.
+    Best effort: a cache that cannot be written only costs the next load a re-parse.
+    """
     c = d.catalog
-    title_data, title_offsets = _text(c.titles)
-    genre_data, genre_offsets = _text(c.genre_names)
-    meta = {"name": d.name, "rating_scale": list(d.rating_scale), "source": d.source, "notes": notes}
-    tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
+    arrays = dict(
+        users=d.users, movies=d.movies, ratings=d.ratings, timestamps=d.timestamps,
+        user_ids=d.user_vocab.ids, movie_ids=d.movie_vocab.ids,
+        catalog_ids=c.movie_ids, years=c.years, genres=c.genres,
+    )
+    meta = {
+        "key": key, "name": d.name, "rating_scale": list(d.rating_scale), "source": d.source, "notes": notes,
+        "titles": [str(t) for t in c.titles.tolist()], "genre_names": list(c.genre_names),
+    }
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            tmp,
-            key=np.frombuffer(key.encode(), np.uint8),
-            meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
-            users=d.users, movies=d.movies, ratings=d.ratings, timestamps=d.timestamps,
-            user_ids=d.user_vocab.ids, movie_ids=d.movie_vocab.ids,
-            catalog_ids=c.movie_ids, years=c.years, genres=c.genres,
-            title_data=title_data, title_offsets=title_offsets,
-            genre_data=genre_data, genre_offsets=genre_offsets,
-        )
-        tmp.replace(cache_file)
+        tmp.mkdir(parents=True, exist_ok=True)
+        for name, array in arrays.items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.replace(folder)
     except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _read_cache(cache_file: Path, key: str) -> tuple[Dataset, list[str]] | None:
+def _read_cache(folder: Path, key: str) -> tuple[Dataset, list[str]] | None:
+    """The cached dataset, or None when absent, stale (other key) or damaged.
+
+    The rating arrays are copy-on-write memory maps: the reload costs no copy, pages come in from
+    the page cache as they are used, and writes stay private to this process.
+    """
     try:
-        with np.load(cache_file, allow_pickle=False) as z:
-            if bytes(z["key"]).decode() != key:
-                return None
-            meta = json.loads(bytes(z["meta"]).decode())
-            catalog = Catalog(
-                movie_ids=z["catalog_ids"],
-                titles=_strings(z["title_data"], z["title_offsets"]),
-                years=z["years"],
-                genres=z["genres"],
-                genre_names=tuple(_strings(z["genre_data"], z["genre_offsets"]).tolist()),
-            )
-            dataset = Dataset(
-                users=z["users"], movies=z["movies"], ratings=z["ratings"], timestamps=z["timestamps"],
-                user_vocab=Vocabulary(z["user_ids"], "user"), movie_vocab=Vocabulary(z["movie_ids"], "movie"),
-                catalog=catalog, name=meta["name"], rating_scale=tuple(meta["rating_scale"]), source=meta["source"],
-            )
-            return dataset, list(meta["notes"])
-    except (OSError, ValueError, KeyError):  # missing, truncated or from another version: re-parse
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("key") != key:
+            return None
+        z = {
+            name: np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="c" if name in _MAPPED else None)
+            for name in _ARRAYS
+        }
+        catalog = Catalog(
+            movie_ids=z["catalog_ids"],
+            titles=np.array(meta["titles"], dtype=object),
+            years=z["years"],
+            genres=z["genres"],
+            genre_names=tuple(meta["genre_names"]),
+        )
+        dataset = Dataset(
+            users=z["users"], movies=z["movies"], ratings=z["ratings"], timestamps=z["timestamps"],
+            user_vocab=Vocabulary(z["user_ids"], "user"), movie_vocab=Vocabulary(z["movie_ids"], "movie"),
+            catalog=catalog, name=meta["name"], rating_scale=tuple(meta["rating_scale"]), source=meta["source"],
+        )
+        if dataset.users.size != dataset.ratings.size or dataset.timestamps.size != dataset.ratings.size:
+            return None
+        return dataset, list(meta["notes"])
+    except (OSError, ValueError, KeyError, TypeError):  # missing, truncated or from another version: re-parse
         return None
