@@ -117,14 +117,16 @@ def test_params_reach_the_models(data):
     assert undamped != default
 
 
+@pytest.mark.slow
 def test_a_factor_model_approaches_the_noise_floor():
-    synth = generate(n_users=1000, n_movies=300, n_ratings=40_000, noise=0.5, seed=2)
+    # Dense, rank 4: enough ratings per parameter that MF's estimation error stays small.
+    synth = generate(n_users=2000, n_movies=200, n_ratings=60_000, rank=4, noise=0.5, seed=2)
     split = random_holdout(synth.dataset, 0.2, 42)
-    rows = {r["model"]: r for r in evaluate(["biases", "mf"], split, params={"mf": {"device": "cpu"}}).rows}
-    oracle = synth.oracle_rmse
-    assert rows["mf"]["rmse"] < rows["biases"]["rmse"] - 0.05
-    assert rows["mf"]["rmse"] < oracle + 0.12  # the floor is noise + rounding; the rest is estimation error
-    assert rows["mf"]["rmse"] > oracle - 0.05
+    result = evaluate(["biases", "mf"], split, params={"mf": {"device": "cpu", "factors": 4}})
+    rows = {r["model"]: r for r in result.rows}
+    oracle = synth.oracle_rmse  # noise + half-star rounding, measured: about 0.50
+    assert rows["mf"]["rmse"] < rows["biases"]["rmse"] - 0.1
+    assert oracle - 0.03 < rows["mf"]["rmse"] < oracle + 0.1
 
 
 @pytest.mark.parametrize(

@@ -178,7 +178,7 @@ def generate(
     # Each user is active over a stretch of years; ratings fall uniformly inside it.
     span = np.minimum(rng.exponential(2 * 365 * 86400, n_users), _T1 - _T0 - 1)
     start = _T0 + rng.random(n_users) * (_T1 - _T0 - span)
-    timestamps = (start[users] + rng.random(users.size) * span[users]).astype(np.int64)
+    timestamps = (start[users] + rng.random(users.size, dtype=np.float32) * span[users]).astype(np.int64)
 
     # Vocabularies: every user rated something; the movie vocabulary holds the rated movies.
     user_vocab = Vocabulary(np.arange(1, n_users + 1, dtype=np.int64), "user")
@@ -271,8 +271,9 @@ def _capped(weights: np.ndarray, total: float, cap: float) -> np.ndarray:
 
 def _draw_movies(rng: np.random.Generator, n: int, by_rank: np.ndarray) -> np.ndarray:
     """``n`` movies with weight (rank + 5)^-1, by the inverse of the continuous CDF (no search)."""
-    rank = 5.0 * ((by_rank.size + 5.0) / 5.0) ** rng.random(n) - 5.0
-    return by_rank[np.minimum(rank.astype(np.int64), by_rank.size - 1)].astype(np.int64)
+    log_top = np.float32(np.log((by_rank.size + 5.0) / 5.0))
+    rank = (5.0 * np.exp(rng.random(n, dtype=np.float32) * log_top) - 5.0).astype(np.int32)
+    return by_rank[np.minimum(rank, by_rank.size - 1)].astype(np.int64)
 
 
 def _candidates(rng, n_ratings, activity, by_rank, n_movies, want: float) -> np.ndarray:
@@ -315,7 +316,8 @@ def _sorted_unique(keys: np.ndarray) -> np.ndarray:
 
 def _select(rng, users, movies, n_ratings, n_users, selection, movie_bias, user_factors, movie_factors):
     """Positions of the ``n_ratings`` kept pairs: one random pair per user, then highest priority."""
-    priority = rng.gumbel(size=users.size).astype(np.float32)
+    with np.errstate(divide="ignore"):  # an exponential draw of exactly 0 gives +inf: kept
+        priority = -np.log(rng.standard_exponential(users.size, dtype=np.float32))  # Gumbel noise
     if selection > 0:
         for s in range(0, users.size, _CHUNK):
             u, m = users[s : s + _CHUNK], movies[s : s + _CHUNK]
