@@ -214,3 +214,14 @@ def test_holdout_records_metrics(data):
     assert 0 < metrics["rating"]["rmse"] < 1.5 and 0 <= metrics["ranking"]["ndcg@10"] <= 1
     assert rec.info["training"]["holdout"] == 0.2
     assert rec.info["counts"]["ratings"] == data.n_ratings  # seen movies are all of them
+
+
+def test_ctrl_c_keeps_the_model_so_far_and_skips_the_rest(data):
+    def press_ctrl_c(event):
+        if event.epoch == 2:
+            raise KeyboardInterrupt
+
+    rec = Recommender.fit(data, rating="mf", ranking="ials", callback=press_ctrl_c, rating_params=FAST_MF)
+    assert rec.rating.interrupted and rec.ranking is None
+    assert rec.info["training"]["interrupted"] and "skipped" in rec.info["training"]["ranking"]
+    assert len(rec.recommend(int(data.user_vocab.ids[0]), n=3)) == 3
