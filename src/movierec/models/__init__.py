@@ -19,10 +19,11 @@ _REGISTRY: dict[str, str] = {
     "popularity": "baselines:Popularity",
     "ials": "ials:ImplicitALS",
     "ease": "ease:EASE",
+    "hybrid": "hybrid:Hybrid",
 }
 
 DEFAULT_RATING = "mf"
-DEFAULT_RANKING = "ials"
+DEFAULT_RANKING = "hybrid"
 
 
 def model_names(kind: str | None = None) -> list[str]:

@@ -4,6 +4,10 @@
 the diagonal of ``B`` is zero so a movie never recommends itself. One dense movies x movies
 solve: strong on small catalogues, but quadratic memory (87k movies would need ~30 GB), so
 ``max_movies`` restricts it to the most-rated movies; the others get no score (``-inf``).
+
+``rating_power`` p > 0 makes the input say *how* a user rated, ``X = (stars / top)^p``
+instead of 1: a 5-star rating then speaks louder than a 2-star one, which ranks the movies a
+user will *like* (what top-N metrics count as relevant) above those they would merely watch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .base import Callback, RankingModel, TrainingEvent, resolve_device
 class Config:
     regularization: float = 400.0  # λ on the Gram matrix diagonal; larger = smoother weights
     max_movies: int | None = None  # model only the N most-rated movies (None: all)
+    rating_power: float = 0.0  # input (stars / top)^p; 0 = binary, classic EASE
     device: str = "auto"
     seed: int = 0  # EASE is deterministic; kept for a uniform config
 
@@ -65,6 +70,8 @@ class EASE(RankingModel):
         "modelled",
         "history_indptr",
         "history_movies",
+        "history_values",
+        "scale",
     )
 
     def fit(self, train: Dataset, callback: Callback | None = None) -> "EASE":
@@ -88,16 +95,24 @@ class EASE(RankingModel):
                 f"EASE over {n:,} movies needs about {need / 2**30:.1f} GiB but only "
                 f"{free / 2**30:.1f} GiB is free; set max_movies to at most {fits:,}"
             )
-        seen = train.matrix(np.ones(train.n_ratings, np.float32))
-        seen.data[:] = 1.0  # duplicate (user, movie) pairs were summed
+        self.scale = np.asarray(train.rating_scale[1], dtype=np.float32)
+        seen = train.matrix(self._values(train.ratings))
         self.weights = movie_weights(seen[:, modelled], cfg.regularization, device)
         self.modelled = modelled
         self.history_indptr = seen.indptr.astype(np.int64)
         self.history_movies = seen.indices.astype(np.int32)
+        self.history_values = seen.data.astype(np.float32)
         self.n_users, self.n_movies = train.n_users, train.n_movies
         if callback is not None:
             callback(TrainingEvent(1, 1, 0.0, None, metric="closed_form"))
         return self
+
+    def _values(self, ratings: np.ndarray) -> np.ndarray:
+        """The input value of each rating: 1, or (stars / top of scale)^rating_power."""
+        ratings = np.asarray(ratings, dtype=np.float32)
+        if self.config.rating_power == 0:
+            return np.ones_like(ratings)
+        return (ratings / self.scale) ** np.float32(self.config.rating_power)
 
     # -- scoring -------------------------------------------------------------------------
     def _scores(self, rows: sp.csr_matrix) -> np.ndarray:
@@ -116,17 +131,20 @@ class EASE(RankingModel):
         self._check_fitted()
         users = np.asarray(users, dtype=np.int64)
         history = sp.csr_matrix(
-            (np.ones(self.history_movies.size, np.float32), self.history_movies, self.history_indptr),
+            (self.history_values, self.history_movies, self.history_indptr),
             shape=(self.n_users, self.n_movies),
         )[users]
         return self._scores(history[:, self.modelled])
 
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """EASE needs no solve for a new user: their rated movies times B. Ratings are ignored
-        (EASE is binary), unmodelled movies contribute nothing."""
+        """EASE needs no solve for a new user: their input row times B. Unmodelled movies
+        contribute nothing; a movie given twice keeps its last rating."""
         self._check_fitted()
-        columns = self._column()[np.asarray(movies, dtype=np.int64)]
-        columns = np.unique(columns[columns >= 0])
+        movies = np.asarray(movies, dtype=np.int64)
+        if movies.shape != np.shape(ratings):
+            raise ValueError(f"movies and ratings must have the same length, got {movies.size} and {np.size(ratings)}")
+        columns = self._column()[movies]
+        keep = columns >= 0
         row = np.zeros((1, self.modelled.size), dtype=np.float32)
-        row[0, columns] = 1.0
-        return self._scores(sp.csr_matrix(row))[0]
+        row[0, columns[keep]] = self._values(ratings)[keep]
+        return self._scores(row)[0]

@@ -5,8 +5,8 @@ Every (user, movie) pair is a training example: the rated ones with target 1 and
 (``unobserved_weight``). Regularization grows with a row's weighted count to the power ν
 (``frequency_exponent``). Each half-iteration solves every user (then every movie) exactly
 in the limit, here with a few warm-started conjugate-gradient steps batched over all rows at
-once. One CG step costs O(nnz·k + rows·k²) through sparse products, processed in chunks of
-``chunk_nnz`` ratings so memory stays bounded on ml-32m-sized data.
+once. One CG step costs O(nnz·k + rows·k²) through a sampled dense product (x_u · h_i only at
+the rated pairs) and a sparse product, so memory stays O(nnz + rows·k) on ml-32m-sized data.
 
 Low ratings can carry negative signal: with ``negative_below`` set, ratings under it get target
 0 (with their confidence), so "watched and disliked" is pushed down harder than "never seen".
@@ -14,6 +14,7 @@ Low ratings can carry negative signal: with ``negative_below`` set, ratings unde
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -26,98 +27,68 @@ from .base import Callback, RankingModel, TrainingEvent, check_finite, resolve_d
 
 @dataclass(frozen=True)
 class Config:
-    factors: int = 128
-    iterations: int = 16
-    regularization: float = 0.003  # λ, scaled per row by (weighted count)^ν
+    factors: int = 64
+    iterations: int = 12
+    regularization: float = 0.01  # λ, scaled per row by (weighted count)^ν
     frequency_exponent: float = 1.0  # ν: 0 = plain λ, 1 = proportional to activity
-    unobserved_weight: float = 0.1  # α₀: weight of every unrated (user, movie) pair
+    unobserved_weight: float = 0.02  # α₀: weight of every unrated (user, movie) pair
     confidence: float = 1.0  # extra weight of a rating: confidence * (stars / top of scale)
     negative_below: float | None = None  # ratings under this get target 0 (None: all target 1)
     cg_steps: int = 3  # conjugate-gradient steps per half-iteration (warm-started)
     init_scale: float = 0.1  # initial factors ~ N(0, init_scale² / factors)
-    chunk_nnz: int = 2_000_000  # ratings processed at once; bounds memory to ~chunk·k floats
     device: str = "auto"
     seed: int = 0
 
 
 class _Side:
-    """One orientation of the ratings (rows = users, or rows = movies) as torch CSR parts."""
+    """One orientation of the ratings (rows = users, or rows = movies) as a torch CSR pattern."""
 
-    def __init__(self, indptr, indices, weight, target, device):
+    def __init__(self, indptr, indices, n_cols, weight, target, device):
         import torch
 
-        self.indptr = torch.from_numpy(indptr.astype(np.int64)).to(device)
-        self.indices = torch.from_numpy(indices.astype(np.int64)).to(device)
-        self.weight = torch.from_numpy(weight.astype(np.float32)).to(device)  # extra confidence
+        self.crow = torch.from_numpy(indptr.astype(np.int64)).to(device)
+        self.cols = torch.from_numpy(indices.astype(np.int64)).to(device)
+        self.shape = (indptr.size - 1, n_cols)
+        self.confidence = torch.from_numpy(1.0 + weight.astype(np.float32)).to(device)  # 1 + w
         self.target = torch.from_numpy(target.astype(np.float32)).to(device)  # 1 or 0
-        self.n_rows = indptr.size - 1
-        self.counts = torch.diff(self.indptr)
+        self.pattern = self.matrix(self.confidence)
 
-    def chunks(self, chunk_nnz: int):
-        """(first row, last row) ranges holding about ``chunk_nnz`` ratings each."""
-        indptr = self.indptr.cpu().numpy()
-        start = 0
-        while start < self.n_rows:
-            end = int(np.searchsorted(indptr, indptr[start] + chunk_nnz, side="right")) - 1
-            end = min(max(end, start + 1), self.n_rows)
-            yield start, end
-            start = end
+    def matrix(self, values):
+        """The CSR matrix of this pattern with ``values`` (one per rating)."""
+        import torch
 
+        with warnings.catch_warnings():  # torch flags CSR tensors as beta; they are all we use
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+            return torch.sparse_csr_tensor(self.crow, self.cols, values, size=self.shape, check_invariants=False)
 
-def _sparse_times(side: _Side, start: int, end: int, values, dense):
-    """(CSR rows start:end with ``values``) @ dense."""
-    import torch
+    def dots(self, x, other):
+        """x_u · h_i for every rating (u, i), without forming the dense product."""
+        import torch
 
-    lo, hi = int(side.indptr[start]), int(side.indptr[end])
-    crow = side.indptr[start : end + 1] - lo
-    m = torch.sparse_csr_tensor(crow, side.indices[lo:hi], values, size=(end - start, dense.shape[0]))
-    return m @ dense
+        return torch.sparse.sampled_addmm(self.pattern, x, other.T, beta=0.0).values()
 
 
-def _rhs(side: _Side, other, chunk_nnz: int):
-    """b_u = Σ_i (1 + w_ui) t_ui h_i for every row, chunked."""
-    import torch
-
-    out = torch.zeros(side.n_rows, other.shape[1], dtype=other.dtype, device=other.device)
-    values = (1.0 + side.weight) * side.target
-    for start, end in side.chunks(chunk_nnz):
-        lo, hi = int(side.indptr[start]), int(side.indptr[end])
-        out[start:end] = _sparse_times(side, start, end, values[lo:hi], other)
-    return out
-
-
-def _apply(side: _Side, x, other, gram, reg, chunk_nnz: int):
+def _apply(side: _Side, x, other, gram, reg):
     """A x for every row at once: (α₀ HᵀH + Σ_i (1 + w_ui) h_i h_iᵀ + λ_u I) x_u.
 
-    The observed part needs one dot product per rating (h_i · x_u), then a sparse product.
     The unobserved weight α₀ already covers rated pairs, so they add (1 + w) on top of it.
+    Cost O(nnz·k) for the rated part (one sampled product, one sparse product) + O(rows·k²).
     """
-    import torch
-
-    out = x @ gram + reg[:, None] * x
-    for start, end in side.chunks(chunk_nnz):
-        lo, hi = int(side.indptr[start]), int(side.indptr[end])
-        rows = torch.repeat_interleave(
-            torch.arange(end - start, device=x.device), side.counts[start:end], output_size=hi - lo
-        )
-        cols = side.indices[lo:hi]
-        dots = (other[cols] * x[start:end][rows]).sum(1) * (1.0 + side.weight[lo:hi])
-        out[start:end] += _sparse_times(side, start, end, dots, other)
-    return out
+    return x @ gram + reg[:, None] * x + side.matrix(side.dots(x, other) * side.confidence) @ other
 
 
-def _solve(side: _Side, x, other, alpha0: float, reg, cg_steps: int, chunk_nnz: int):
+def _solve(side: _Side, x, other, alpha0: float, reg, cg_steps: int):
     """A few conjugate-gradient steps on every row's normal equations, warm-started at ``x``."""
     import torch
 
     gram = alpha0 * (other.T @ other)
-    b = _rhs(side, other, chunk_nnz)
+    b = side.matrix(side.confidence * side.target) @ other  # Σ_i (1 + w_ui) t_ui h_i
     x = x.clone()
-    r = b - _apply(side, x, other, gram, reg, chunk_nnz)
+    r = b - _apply(side, x, other, gram, reg)
     p = r.clone()
     rs = (r * r).sum(1)
     for _ in range(cg_steps):
-        ap = _apply(side, p, other, gram, reg, chunk_nnz)
+        ap = _apply(side, p, other, gram, reg)
         denom = (p * ap).sum(1)
         step = torch.where(denom > 0, rs / torch.where(denom > 0, denom, 1.0), 0.0)
         x += step[:, None] * p
@@ -129,21 +100,12 @@ def _solve(side: _Side, x, other, alpha0: float, reg, cg_steps: int, chunk_nnz: 
     return x
 
 
-def _loss(side: _Side, x, other, alpha0: float, reg, reg_other, chunk_nnz: int) -> float:
-    """The full weighted loss (per rating) over all pairs, from the user side."""
-    import torch
-
-    total = alpha0 * float(((x.T @ x) * (other.T @ other)).sum())
-    for start, end in side.chunks(chunk_nnz):
-        lo, hi = int(side.indptr[start]), int(side.indptr[end])
-        rows = torch.repeat_interleave(
-            torch.arange(end - start, device=x.device), side.counts[start:end], output_size=hi - lo
-        )
-        pred = (other[side.indices[lo:hi]] * x[start:end][rows]).sum(1)
-        c = 1.0 + side.weight[lo:hi]
-        total += float((c * (pred - side.target[lo:hi]) ** 2).sum())
-    total += float((reg * (x * x).sum(1)).sum()) + float((reg_other * (other * other).sum(1)).sum())
-    return total / max(int(side.indptr[-1]), 1)
+def _loss(side: _Side, x, other, alpha0: float, reg, reg_other) -> float:
+    """The weighted loss over all (user, movie) pairs, per rating, from the user side."""
+    unobserved = alpha0 * float(((x.T @ x) * (other.T @ other)).sum())
+    observed = float((side.confidence * (side.dots(x, other) - side.target) ** 2).sum())
+    penalty = float((reg * (x * x).sum(1)).sum()) + float((reg_other * (other * other).sum(1)).sum())
+    return (unobserved + observed + penalty) / max(int(side.cols.numel()), 1)
 
 
 class ImplicitALS(RankingModel):
@@ -155,7 +117,7 @@ class ImplicitALS(RankingModel):
 
     def _check_config(self) -> None:
         cfg = self.config
-        for field_name in ("factors", "iterations", "cg_steps", "chunk_nnz"):
+        for field_name in ("factors", "iterations", "cg_steps"):
             if getattr(cfg, field_name) < 1:
                 raise ValueError(f"{field_name} must be >= 1, got {getattr(cfg, field_name)}")
         for field_name in ("regularization", "unobserved_weight", "confidence", "init_scale"):
@@ -191,8 +153,8 @@ class ImplicitALS(RankingModel):
         by_movie = np.lexsort((train.users, train.movies))
         user_ptr = np.concatenate(([0], np.cumsum(np.bincount(train.users, minlength=n_users))))
         movie_ptr = np.concatenate(([0], np.cumsum(np.bincount(train.movies, minlength=n_movies))))
-        users = _Side(user_ptr, train.movies[by_user], weight[by_user], target[by_user], device)
-        movies = _Side(movie_ptr, train.users[by_movie], weight[by_movie], target[by_movie], device)
+        users = _Side(user_ptr, train.movies[by_user], n_movies, weight[by_user], target[by_user], device)
+        movies = _Side(movie_ptr, train.users[by_movie], n_users, weight[by_movie], target[by_movie], device)
         # Regularization counts each rating by its weight, so confident rows shrink more.
         w = torch.from_numpy(1.0 + weight).to(device)
         user_reg = self._row_regularization(
@@ -210,9 +172,9 @@ class ImplicitALS(RankingModel):
         self.interrupted = False
         try:
             for epoch in range(1, cfg.iterations + 1):
-                user_f = _solve(users, user_f, movie_f, cfg.unobserved_weight, user_reg, cfg.cg_steps, cfg.chunk_nnz)
-                movie_f = _solve(movies, movie_f, user_f, cfg.unobserved_weight, movie_reg, cfg.cg_steps, cfg.chunk_nnz)
-                loss = _loss(users, user_f, movie_f, cfg.unobserved_weight, user_reg, movie_reg, cfg.chunk_nnz)
+                user_f = _solve(users, user_f, movie_f, cfg.unobserved_weight, user_reg, cfg.cg_steps)
+                movie_f = _solve(movies, movie_f, user_f, cfg.unobserved_weight, movie_reg, cfg.cg_steps)
+                loss = _loss(users, user_f, movie_f, cfg.unobserved_weight, user_reg, movie_reg)
                 check_finite(loss, self.name, epoch)
                 self._keep(user_f, movie_f, train)
                 if callback is not None:

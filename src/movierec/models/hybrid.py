@@ -1,0 +1,126 @@
+"""The default ranking model: rating-weighted EASE on the most-rated movies plus implicit ALS.
+
+EASE is the most accurate model we have for top-N on MovieLens, but its movies x movies solve
+is quadratic in memory, so it covers only the ``max_movies`` most-rated movies (which hold
+most ratings, and most of what users go on to like). Implicit ALS covers every movie, scales
+linearly with the ratings, and gives the movie embeddings used for similar movies and clusters.
+The score is ``EASE + ials_weight * iALS`` on the EASE movies and ``ials_weight * iALS`` on the
+rest: both predict "the user will rate this (highly)" on a comparable 0..1 scale, so the tail
+is ranked by iALS, below the head unless iALS is confident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..errors import ModelError
+from .base import Callback, RankingModel, TrainingEvent
+from .ease import EASE
+from .ials import ImplicitALS
+
+
+@dataclass(frozen=True)
+class Config:
+    max_movies: int | None = 3000  # EASE covers the N most-rated movies (None: all)
+    ease_regularization: float = 200.0
+    rating_power: float = 1.5  # EASE input (stars / top)^p: how the user rated, not only what
+    factors: int = 64
+    iterations: int = 8
+    ials_regularization: float = 0.01
+    unobserved_weight: float = 0.02
+    ials_weight: float = 0.1  # weight of the iALS score added to EASE's
+    device: str = "auto"
+    seed: int = 0
+
+
+class Hybrid(RankingModel):
+    """EASE on the head of the catalogue, implicit ALS everywhere; see the module docstring."""
+
+    name: ClassVar[str] = "hybrid"
+    Config: ClassVar[type] = Config
+
+    def _parts(self) -> tuple[EASE, ImplicitALS]:
+        cfg = self.config
+        ease = EASE(
+            regularization=cfg.ease_regularization,
+            max_movies=cfg.max_movies,
+            rating_power=cfg.rating_power,
+            device=cfg.device,
+            seed=cfg.seed,
+        )
+        ials = ImplicitALS(
+            factors=cfg.factors,
+            iterations=cfg.iterations,
+            regularization=cfg.ials_regularization,
+            unobserved_weight=cfg.unobserved_weight,
+            device=cfg.device,
+            seed=cfg.seed,
+        )
+        return ease, ials
+
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "Hybrid":
+        if self.config.ials_weight < 0:
+            raise ValueError(f"ials_weight must be >= 0, got {self.config.ials_weight}")
+        ease, ials = self._parts()
+        n_epochs = ials.config.iterations + 1
+
+        def relay(event: TrainingEvent) -> None:
+            if callback is not None:
+                callback(TrainingEvent(event.epoch + 1, n_epochs, event.loss, event.validation, event.metric))
+
+        ease.fit(train)
+        if callback is not None:
+            callback(TrainingEvent(1, n_epochs, 0.0, None, metric="ease"))
+        ials.fit(train, relay)
+        self.ease, self.ials = ease, ials
+        self.interrupted = ials.interrupted
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        return self
+
+    # -- scoring -------------------------------------------------------------------------
+    def _combine(self, ease_scores: np.ndarray, ials_scores: np.ndarray) -> np.ndarray:
+        out = np.float32(self.config.ials_weight) * ials_scores
+        modelled = self.ease.modelled
+        out[..., modelled] += ease_scores[..., modelled]
+        return out
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return self._combine(self.ease.score_users(users), self.ials.score_users(users))
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return self._combine(self.ease.fold_in(movies, ratings), self.ials.fold_in(movies, ratings))
+
+    def movie_embeddings(self) -> np.ndarray:
+        return self.ials.movie_embeddings()
+
+    # -- persistence: the two parts' arrays under "ease." and "ials." ----------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        self._check_fitted()
+        state = {f"ease.{k}": v for k, v in self.ease.get_state().items()}
+        state.update({f"ials.{k}": v for k, v in self.ials.get_state().items()})
+        state["n_users"] = np.asarray(self.n_users, dtype=np.int64)
+        state["n_movies"] = np.asarray(self.n_movies, dtype=np.int64)
+        return state
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Hybrid":
+        model = cls(**params)
+        if "n_users" not in state or "n_movies" not in state:
+            raise ModelError(f"saved {cls.name} model lacks arrays: n_users, n_movies")
+        ease, ials = model._parts()
+        for prefix, part in (("ease.", ease), ("ials.", ials)):
+            sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            loaded = type(part).from_state(part.get_params(), sub)
+            if prefix == "ease.":
+                model.ease = loaded
+            else:
+                model.ials = loaded
+        model.n_users = int(state["n_users"])
+        model.n_movies = int(state["n_movies"])
+        return model
