@@ -168,3 +168,9 @@ def test_garbage_arrays_with_matching_checksum(saved):
     _edit_meta(saved, lambda m: m.update(arrays_sha256=hashlib.sha256(b"\x00" * 64).hexdigest()))
     with pytest.raises(ModelError, match="corrupt"):
         load(saved)
+
+
+def test_parameter_this_version_does_not_know(saved):
+    _edit_meta(saved, lambda m: m["models"]["rating"]["params"].update(renamed_since=1))
+    with pytest.raises(ModelError, match="does not fit this movierec .*retrain it"):
+        load(saved)

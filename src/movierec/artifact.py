@@ -292,7 +292,14 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Artifact:
             ) from None
         prefix = f"{kind}."
         state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        model = cls.from_state(spec["params"], state)
+        try:
+            model = cls.from_state(spec["params"], state)
+        except ValueError as exc:  # e.g. a parameter renamed since the model was saved
+            saved_by = meta.get("versions", {}).get("movierec", "an unknown version")
+            raise ModelError(
+                f"the saved {kind} model {spec['name']} does not fit this movierec ({exc}); it was saved by "
+                f"movierec {saved_by}: retrain it with this version"
+            ) from None
         model.interrupted = bool(spec.get("interrupted", False))
         models[kind] = model
     data = meta["dataset"]
