@@ -224,7 +224,11 @@ def create_app(
 
     @app.exception_handler(ValueError)
     async def _invalid_value(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+        # The library's checks (unknown genre, stars off this model's scale, too many clusters):
+        # shaped like FastAPI's own 422s; the message names the value.
+        where = "query" if request.method == "GET" else "body"
+        detail = [{"loc": [where], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     _add_api(app)
     _add_pages(app)

@@ -149,4 +149,4 @@ class Health(BaseModel):
     profiles: int
     profile_ratings: int
     genres: list[str]
-    rating_scale: tuple[float, float]
+    rating_scale: list[float] = Field(min_length=2, max_length=2, description="Lowest and highest stars.")
