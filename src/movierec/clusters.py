@@ -18,6 +18,7 @@ Genres are multi-label (Toy Story is Adventure|Animation|Children|Comedy|Fantasy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -25,7 +26,10 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from .catalog import NO_GENRES, Catalog
-from .errors import DataError
+from .errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    from .recommender import Recommender
 
 N_TOP_TITLES = 10
 N_TOP_GENRES = 3
@@ -328,3 +332,40 @@ def choose_k(
             callback(k)
     best = ks[int(np.nanargmax(silhouette))] if np.isfinite(silhouette).any() else ks[0]
     return KChoice(ks, inertia, silhouette, best)
+
+
+EMBEDDINGS = ("auto", "rating", "ranking")
+
+
+def model_embeddings(rec: Recommender, which: str = "auto") -> tuple[str, np.ndarray]:
+    """(kind, movie embeddings) of a Recommender's ``rating`` or ``ranking`` model.
+
+    ``auto`` takes the ranking model's when it has them, else the rating model's: the same
+    vectors :meth:`Recommender.similar` uses.
+    """
+    if which not in EMBEDDINGS:
+        raise ValueError(f"embedding must be one of {', '.join(EMBEDDINGS)}, got {which!r}")
+    order = ("ranking", "rating") if which == "auto" else (which,)
+    for kind in order:
+        model = getattr(rec, kind)
+        embeddings = model.movie_embeddings() if model is not None else None
+        if embeddings is not None:
+            return kind, np.asarray(embeddings, np.float32)
+    have = ", ".join(f"{k}={m.name}" for k, m in rec.artifact.models().items())
+    wanted = "either model" if which == "auto" else f"the {which} model"
+    raise ModelError(
+        f"{wanted} of this folder has no movie embeddings to cluster ({have}); "
+        "train one that has them, e.g. movierec train --rating mf --ranking ials"
+    )
+
+
+def cluster_recommender(
+    rec: Recommender, k: int = 10, embedding: str = "auto", min_ratings: int = 20, seed: int = 0, n_random: int = 20
+) -> tuple[str, ClusterReport]:
+    """:func:`cluster_movies` on a trained Recommender's movies; returns the embedding kind used too."""
+    kind, embeddings = model_embeddings(rec, embedding)
+    a = rec.artifact
+    report = cluster_movies(
+        embeddings, a.movie_vocab.ids, a.catalog, a.movie_counts, a.movie_means, k, min_ratings, seed, n_random
+    )
+    return kind, report
