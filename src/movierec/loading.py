@@ -139,6 +139,19 @@ def _indexed(ids: np.ndarray, entity: str) -> tuple[Vocabulary, np.ndarray]:
     return Vocabulary(np.flatnonzero(present).astype(np.int64), entity), lookup[ids]
 
 
+_BLOCK = 1 << 20  # checks run block by block: temporaries stay in cache, not in fresh pages
+
+
+def _blocks(n: int, overlap: int = 0):
+    """Slices of ``n`` rows, ``_BLOCK`` at a time (each extended by ``overlap`` rows)."""
+    return (slice(start, min(start + _BLOCK + overlap, n)) for start in range(0, max(n - overlap, 1), _BLOCK))
+
+
+def _on_steps(ratings: np.ndarray, step: float) -> bool:
+    steps = ratings * np.float32(1 / step)  # exact for steps of 1 and 0.5
+    return bool(np.array_equal(steps, np.rint(steps)))
+
+
 def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
     """The rating scale, after checking every rating is on it (two reductions when all are)."""
     lo, hi = float(np.min(r.ratings)), float(np.max(r.ratings))  # NaN propagates into both
@@ -147,8 +160,7 @@ def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
     else:
         ok = float(scale[0]) <= lo and hi <= float(scale[1])
     if ok and step:
-        steps = r.ratings * np.float32(1 / step)  # exact for steps of 1 and 0.5
-        ok = bool(np.array_equal(steps, np.rint(steps)))
+        ok = all(_on_steps(r.ratings[part], step) for part in _blocks(r.ratings.size))
     if ok:
         return float(scale[0]), float(scale[1])
     bad = ~np.isfinite(r.ratings) | (r.ratings < scale[0]) | (r.ratings > scale[1])
@@ -191,9 +203,14 @@ def _catalog(raw: RawMovies | None, rated_ids: np.ndarray, ratings: RawRatings, 
 
 def _deduplicate(r: RawRatings, users: np.ndarray, movies: np.ndarray, n_movies: int, notes: list[str]) -> np.ndarray | None:
     """Rows to keep when a (user, movie) pair repeats: its latest rating (later line on ties)."""
-    pair = users.astype(np.int64) * n_movies + movies
-    if np.all(pair[1:] > pair[:-1]):  # sorted by user then movie, as the big releases are: O(n)
+
+    def pairs(part: slice) -> np.ndarray:
+        return users[part].astype(np.int64) * n_movies + movies[part]
+
+    # Sorted by user then movie, as the big releases are: strictly increasing pairs, O(n).
+    if all(np.all(np.diff(pairs(part)) > 0) for part in _blocks(users.size, overlap=1)):
         return None
+    pair = pairs(slice(None))
     ordered = np.sort(pair)
     if not (ordered[1:] == ordered[:-1]).any():  # no duplicates: one sort, no argsort
         return None
