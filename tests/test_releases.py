@@ -7,12 +7,15 @@ import hashlib
 import http.server
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from test_formats import assert_same, release_dataset
 
-from movierec import DataError, DownloadError
-from movierec.download import data_dir, fetch
+from movierec import DataError, DownloadError, load
+from movierec.download import data_dir, fetch, md5_of
+from movierec.formats import pack_release, write_release
 from movierec.releases import RELEASES, Release, by_folder, release
 
 
@@ -122,3 +125,16 @@ def test_missing_on_server(server, tmp_path):
 def test_real_release_present_in_shared_data(shared_data: Path):
     # The checksum of the real archive matches the published one; no network is touched.
     assert fetch("ml-latest-small", shared_data, progress=False) == shared_data / "ml-latest-small.zip"
+
+
+def test_load_downloads_a_missing_release(server, tmp_path, monkeypatch):
+    """load(name) with nothing in the data folder fetches the zip (real HTTP, local server), then parses it."""
+    root, base = server
+    data = release_dataset()
+    zip_path = pack_release(write_release(data, root / "ml-latest-small", "csv"))
+    served = replace(RELEASES["ml-latest-small"], md5=md5_of(zip_path), url=f"{base}/ml-latest-small.zip")
+    monkeypatch.setitem(RELEASES, "ml-latest-small", served)
+    loaded = load("ml-latest-small", tmp_path / "data")
+    assert (tmp_path / "data" / "ml-latest-small.zip").read_bytes() == zip_path.read_bytes()
+    assert loaded.name == "ml-latest-small"
+    assert_same(data, loaded)
