@@ -276,6 +276,14 @@ def test_safe_extract_then_load_folder(tmp_path):
     assert_same(data, load(out / "synthetic"))
 
 
+def test_writer_refuses_ratings_the_layout_cannot_hold(tmp_path):
+    half = release_dataset()
+    for fmt in ("100k", "ml-1m"):
+        with pytest.raises(DataError, match=r"layout holds ratings from 1 to 5 in steps of 1; found \d\.5"):
+            write_release(half, tmp_path / fmt, fmt)
+    assert_same(half, load(write_release(half, tmp_path / "ml-10M100K", "ml-10m")))
+
+
 def test_unknown_layouts(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="not a MovieLens release folder: expected a ratings file"):

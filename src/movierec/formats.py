@@ -502,16 +502,33 @@ def _encode_legacy(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+def off_scale(ratings: np.ndarray, scale: tuple[float, float], step: float | None) -> np.ndarray:
+    """Mask of the ratings that are not finite, outside ``scale``, or off its ``step`` grid."""
+    bad = ~np.isfinite(ratings) | (ratings < scale[0]) | (ratings > scale[1])
+    if step:
+        bad |= np.mod(ratings - np.float32(scale[0]), step) != 0
+    return bad
+
+
 def write_release(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> Path:
     """Write ``dataset`` into ``folder`` in the file layout of ``fmt``.
 
     ``fmt`` is a layout (``csv``, ``dat``, ``100k``) or a release name (``ml-1m`` -> ``dat``).
-    Every catalog movie is written, rated or not. Returns ``folder``.
+    A release name, and ``100k``, also fix the rating scale: ratings off it raise DataError rather
+    than make a release that would not load back. Every catalog movie is written, rated or not.
+    Returns ``folder``.
     """
+    scale, step = ((1.0, 5.0), 1.0) if fmt == "100k" else (None, None)
     if fmt in RELEASES:
-        fmt = RELEASES[fmt].format
+        scale, step, fmt = RELEASES[fmt].rating_scale, RELEASES[fmt].rating_step, RELEASES[fmt].format
     if fmt not in FORMATS:
         raise DataError(f"unknown release format {fmt!r}: expected one of {', '.join(FORMATS)} or a release name")
+    if scale is not None and (bad := np.flatnonzero(off_scale(dataset.ratings, scale, step))).size:
+        raise DataError(
+            f"the {fmt} layout holds ratings from {scale[0]:g} to {scale[1]:g} in steps of {step:g}; "
+            f"found {dataset.ratings[bad[0]]:g} ({bad.size:,} such ratings). Round them first, or write "
+            "another layout (csv keeps half stars)"
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cat = dataset.catalog

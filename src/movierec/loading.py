@@ -33,7 +33,7 @@ from .catalog import Catalog
 from .dataset import Dataset
 from .download import data_dir, fetch, local_copy
 from .errors import DataError, DataWarning
-from .formats import RawMovies, RawRatings, open_release, read_movies_csv, read_ratings_csv, read_release
+from .formats import RawMovies, RawRatings, off_scale, open_release, read_movies_csv, read_ratings_csv, read_release
 from .releases import DEFAULT_RELEASE, RELEASES, Release, by_folder
 from .vocabulary import Vocabulary
 
@@ -163,10 +163,7 @@ def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
         ok = all(_on_steps(r.ratings[part], step) for part in _blocks(r.ratings.size))
     if ok:
         return float(scale[0]), float(scale[1])
-    bad = ~np.isfinite(r.ratings) | (r.ratings < scale[0]) | (r.ratings > scale[1])
-    if step:
-        bad |= np.mod(r.ratings - np.float32(scale[0]), step) != 0
-    row = np.flatnonzero(bad)
+    row = np.flatnonzero(off_scale(r.ratings, scale, step))
     i = int(row[0])
     expected = f"a rating from {scale[0]:g} to {scale[1]:g}" + (f" in steps of {step:g}" if step else "")
     if not np.isfinite(lo):
