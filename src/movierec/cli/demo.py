@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich import box
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -36,8 +37,8 @@ NEW_USER = (
     ("Forrest Gump (1994)", 4.5),
 )
 SIMILAR_TO = ("The Matrix (1999)", "Toy Story (1995)", "Star Wars (1977)")
-METRICS = (("rmse", "RMSE", "lower"), ("mae", "MAE", "lower"), ("precision@10", "P@10", "higher"),
-           ("recall@10", "R@10", "higher"), ("ndcg@10", "NDCG@10", "higher"), ("coverage", "coverage", "higher"))
+METRICS = (("rmse", "RMSE", "rating"), ("mae", "MAE", "rating"), ("precision@10", "P@10", "ranking"),
+           ("recall@10", "R@10", "ranking"), ("ndcg@10", "NDCG@10", "ranking"), ("coverage", "cover", "ranking"))
 
 
 def _section(title: str) -> None:
@@ -45,26 +46,36 @@ def _section(title: str) -> None:
 
 
 def _comparison(rec, baselines: dict[str, dict[str, Any]]) -> Table:
-    """Held-out metrics of the trained models next to the baselines on the same splits."""
+    """Held-out metrics of the trained models next to the baselines on the same splits.
+
+    Rating models are compared on rating error, ranking models on top-10 metrics.
+    """
     info = rec.info
-    table = Table(title="Held-out metrics (20% of ratings; rating models: random split, ranking: per user)",
-                  title_justify="left")
+    table = Table(title=f"Held-out metrics ({HOLDOUT:.0%} of the ratings)", title_justify="left",
+                  box=box.SIMPLE_HEAD, caption_justify="left")
     for label in ("model", "kind", *(m[1] for m in METRICS), "fit s"):
-        table.add_column(label, justify="left" if label in ("model", "kind") else "right")
-    rows = []
+        table.add_column(label, justify="left" if label in ("model", "kind") else "right", no_wrap=True)
     for kind in ("rating", "ranking"):
+        rows = []
         if kind in baselines:
-            rows.append((baselines[kind]["model"], kind, baselines[kind], baselines[kind].get("fit_s"), False))
+            rows.append((baselines[kind]["model"], baselines[kind], baselines[kind].get("fit_s"), "dim"))
         if kind in info["metrics"]:
             seconds = info["training"].get(kind, {}).get("seconds")
-            rows.append((info["models"][kind]["name"], kind, info["metrics"][kind], seconds, True))
-    for name, kind, values, seconds, ours in rows:
-        cells = [f"{values[key]:.4f}" if isinstance(values.get(key), (int, float)) else "" for key, _, _ in METRICS]
-        style = "bold" if ours else "dim"
-        table.add_row(name, kind, *cells, "" if seconds is None else f"{seconds:.1f}", style=style)
-    table.caption = "RMSE/MAE: lower is better; P/R/NDCG@10 and coverage: higher is better. Bold: the models saved."
-    table.caption_justify = "left"
+            rows.append((info["models"][kind]["name"], info["metrics"][kind], seconds, "bold"))
+        for name, values, seconds, style in rows:
+            cells = [
+                _cell(values.get(key)) if group == kind else "" for key, _, group in METRICS
+            ]
+            table.add_row(name, kind, *cells, "" if seconds is None else f"{seconds:.1f}", style=style)
+    table.caption = (
+        "RMSE/MAE (random split): lower is better. Precision/recall/NDCG at 10 and catalog coverage "
+        "(per-user split): higher is better. Bold: the models saved; dim: baselines."
+    )
     return table
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else ""
 
 
 def _baselines(dataset) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import DataError
 from ..titles import short_title
@@ -97,21 +99,21 @@ def resolve_ratings(rec: Recommender, rated: list[tuple[str, float]]) -> tuple[d
     return ratings, notes
 
 
-def _because(rec: Recommendation, limit: int = 2) -> str:
-    return ", ".join(f"{b['title']} {_stars(b['rating'])}" for b in rec.because[:limit])
-
-
 def _recommendation_table(recs: list[Recommendation], caption: str) -> Table:
-    table = Table(title=caption, title_justify="left", show_lines=False)
+    """Title with its genres beneath, predicted stars, ranking score, and the reasons (one per line)."""
+    table = Table(title=caption, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
-    table.add_column("movie", overflow="fold")
-    table.add_column("genres", style="cyan", overflow="fold")
-    table.add_column("score", justify="right")
-    table.add_column("stars", justify="right")
-    table.add_column("because you rated", overflow="fold", style="dim")
+    table.add_column("movie", overflow="fold", ratio=3)
+    table.add_column("stars", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", style="dim", no_wrap=True)
+    table.add_column("because you rated", overflow="fold", ratio=2)
     for i, r in enumerate(recs, 1):
         stars = "" if r.predicted_rating is None else f"{r.predicted_rating:.1f}★"
-        table.add_row(str(i), r.title, ", ".join(r.genres), f"{r.score:.3f}", stars, _because(r))
+        movie = Text(r.title)
+        if r.genres:
+            movie.append("\n" + ", ".join(r.genres), style="cyan")
+        because = "\n".join(f"{b['title']} {_stars(b['rating'])}" for b in r.because[:2])
+        table.add_row(str(i), movie, stars, f"{r.score:.3f}", because)
     return table
 
 

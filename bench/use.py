@@ -1,0 +1,132 @@
+"""Using a trained model: latency of recommend / new-user / similar, and cluster genre purity.
+
+Loads an ml-latest-small model folder (trains the default models on every rating when
+--model is not given), then measures on this machine, in-process (no HTTP):
+
+- top-10 for a known user (``Recommender.recommend``): median and p99, bar p99 <= 5 ms;
+- top-10 for a new user from 10 ratings, fold-in included (``recommend_for_ratings``):
+  bar p99 <= 20 ms;
+- 10 similar movies (``Recommender.similar``): bar p99 <= 5 ms;
+- title lookups (``find_movie``) and searches, for reference;
+- genre purity of KMeans clusters (k=20, movies with >= 20 ratings, normalized embeddings)
+  of each model's embeddings, next to random clusterings of the same sizes: bar >= 0.65.
+  KMeans is run with several seeds; the mean and range are printed.
+
+    python bench/use.py                  # trains first (a minute or more)
+    python bench/use.py --model model    # a folder from `movierec train -o model`
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+BARS_MS = {"recommend": 5.0, "new user": 20.0, "similar": 5.0}
+PURITY_BAR = 0.65
+
+
+def ensure_model(model: Path | None, workdir: Path) -> Path:
+    if model is not None:
+        return model
+    import movierec
+    from movierec.recommender import Recommender
+
+    out = workdir / "model"
+    print("training the default models on all of ml-latest-small (no --model given)...", flush=True)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
+        Recommender.fit(movierec.load("ml-latest-small")).save(out)
+    print(f"  trained in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
+
+
+def timed(calls, repeat: int) -> np.ndarray:
+    """Milliseconds of each call (after one warm-up pass over a few of them)."""
+    for call in calls[:5]:
+        call()
+    out = np.empty(repeat)
+    for i in range(repeat):
+        call = calls[i % len(calls)]
+        start = time.perf_counter()
+        call()
+        out[i] = (time.perf_counter() - start) * 1e3
+    return out
+
+
+def report(name: str, ms: np.ndarray, bar: float | None) -> None:
+    p50, p99 = np.percentile(ms, [50, 99])
+    verdict = "" if bar is None else f"  bar p99 <= {bar:g} ms: {'PASS' if p99 <= bar else 'FAIL'}"
+    print(f"{name:<28} median {p50:7.3f} ms   p99 {p99:7.3f} ms   (n={ms.size}){verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model folder (default: train one here)")
+    parser.add_argument("--repeat", type=int, default=2000, help="timed calls per operation")
+    parser.add_argument("--seeds", type=int, default=5, help="KMeans seeds for the purity figure")
+    args = parser.parse_args()
+
+    from movierec.clusters import cluster_movies, model_embeddings
+    from movierec.recommender import Recommender
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = ensure_model(args.model, Path(tmp))
+        start = time.perf_counter()
+        rec = Recommender.load(folder)
+        print(f"{rec}: loaded in {(time.perf_counter() - start) * 1e3:.0f} ms")
+
+    rng = np.random.default_rng(0)
+    users = rng.choice(rec.user_vocab.ids, size=200)
+    counts = rec.artifact.movie_counts
+    popular = rec.movie_vocab.ids[counts >= 20]
+    low, high = rec.rating_scale
+    stars = np.arange(low, high + 0.25, 0.5)
+    new_users = [
+        dict(zip(rng.choice(popular, 10, replace=False).tolist(), rng.choice(stars, 10).tolist())) for _ in range(200)
+    ]
+    movies = rng.choice(popular, size=200)
+    titles = [str(t) for t in rec.catalog.titles[rec.catalog.rows(movies)]]
+
+    print(f"\nLatency, in-process, top-10 ({args.repeat} calls each):")
+    report("recommend (known user)", timed([lambda u=u: rec.recommend(int(u), 10) for u in users], args.repeat),
+           BARS_MS["recommend"])
+    report("new user, 10 ratings", timed([lambda r=r: rec.recommend_for_ratings(r, 10) for r in new_users],
+                                         args.repeat), BARS_MS["new user"])
+    report("similar movies", timed([lambda m=m: rec.similar(int(m), 10) for m in movies], args.repeat),
+           BARS_MS["similar"])
+    report("find_movie (title)", timed([lambda t=t: rec.find_movie(t) for t in titles], args.repeat), None)
+    report("search (3 letters)", timed([lambda t=t: rec.search(t[:3], 20) for t in titles], args.repeat // 4), None)
+
+    print(f"\nGenre purity, k=20, movies with >= 20 ratings, {args.seeds} KMeans seeds, 20 random clusterings each:")
+    a = rec.artifact
+    for kind in ("rating", "ranking"):
+        model = getattr(rec, kind)
+        if model is None or model.movie_embeddings() is None:
+            print(f"  {kind}: no embeddings")
+            continue
+        _, vectors = model_embeddings(rec, kind)
+        reports = [
+            cluster_movies(vectors, a.movie_vocab.ids, a.catalog, a.movie_counts, a.movie_means, 20, 20, seed)
+            for seed in range(args.seeds)
+        ]
+        purity = np.array([r.purity.value for r in reports])
+        z = np.array([r.purity.z for r in reports])
+        nmi = np.array([r.nmi.value for r in reports])
+        first = reports[0]
+        verdict = "PASS" if purity.mean() >= PURITY_BAR else "FAIL"
+        print(
+            f"  {kind:<8} {model.name:<6} purity {purity.mean():.3f} (seeds {purity.min():.3f}-{purity.max():.3f}) "
+            f"vs random {first.purity.random_mean:.3f} ± {first.purity.random_std:.3f}, z = {z.mean():.1f}; "
+            f"NMI {nmi.mean():.3f} vs {first.nmi.random_mean:.3f}; {first.n_movies} movies"
+            f"   bar >= {PURITY_BAR}: {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    main()
