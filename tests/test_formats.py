@@ -180,6 +180,8 @@ def test_bad_ratings_csv_names_file_line_expected_and_found(tmp_path, ratings, m
     [
         ("id,name,genres\n1,A,Drama\n", r"movies.csv line 1: expected columns movieId,title,genres, found 'id,name,genres'"),
         ("movieId,title,genres\n1,A,Drama\nzz,B,Drama\n", r"movies.csv line 3: expected an integer in column 'movieId', found 'zz'"),
+        ("", r"movies.csv line 1: expected a header line, found an empty file"),
+        ("movieId,title,genres\n", r"movies.csv: expected at least one row after line 1, found none"),
     ],
 )
 def test_bad_movies_file(tmp_path, movies, message):
@@ -274,6 +276,8 @@ def test_safe_extract_then_load_folder(tmp_path):
     zip_path = pack_release(write_release(data, tmp_path / "synthetic", "dat"), tmp_path / "s.zip")
     out = safe_extract(zip_path, tmp_path / "out")
     assert_same(data, load(out / "synthetic"))
+    assert_same(data, load(out))  # the folder the zip was extracted into works too
+    assert load(out).name == "synthetic"
 
 
 def test_writer_refuses_ratings_the_layout_cannot_hold(tmp_path):

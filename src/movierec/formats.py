@@ -82,12 +82,12 @@ class ReleaseFiles:
 
     @property
     def folder_name(self) -> str:
-        """The release folder's name (``ml-10M100K``), or the zip's stem when files sit at its root."""
+        """The release folder's name (``ml-10M100K``), else the zip's stem or the folder's name."""
         inner = self.prefix.rstrip("/").rsplit("/", 1)[-1]
         return inner or (self.path.stem if self._zip else self.path.name)
 
     def label(self, name: str) -> str:
-        return f"{self.path.name}:{self.prefix}{name}" if self._zip else str(self.path / name)
+        return f"{self.path.name}:{self.prefix}{name}" if self._zip else str(self.path / self.prefix / name)
 
     def has(self, name: str) -> bool:
         if self._zip:
@@ -96,12 +96,12 @@ class ReleaseFiles:
                 return True
             except KeyError:
                 return False
-        return (self.path / name).is_file()
+        return (self.path / self.prefix / name).is_file()
 
     def opener(self, name: str) -> Callable[[], BinaryIO]:
         if self._zip:
             return lambda: self._zip.open(self.prefix + name)  # type: ignore[union-attr]
-        return lambda: open(self.path / name, "rb")
+        return lambda: open(self.path / self.prefix / name, "rb")
 
 
 def _check_member_names(path: Path, names: list[str]) -> None:
@@ -146,13 +146,16 @@ def open_release(path: str | Path) -> Iterator[ReleaseFiles]:
     """The release files in the folder or zip at ``path``; a DataError names what is missing."""
     path = Path(path)
     expected = " or ".join(f"{f} ({RATINGS_FILE[f]})" for f in FORMATS)
-    if path.is_dir():
-        found = detect_format([p.name for p in path.iterdir()])
+    if path.is_dir():  # the release folder, or a folder a release zip was extracted into
+        children = list(path.iterdir())
+        found = detect_format(
+            [p.name for p in children] + [f"{d.name}/{p.name}" for d in children if d.is_dir() for p in d.iterdir()]
+        )
         if found is None:
             raise DataError(
                 f"{path} is not a MovieLens release folder: expected a ratings file, one of {expected}"
             )
-        yield ReleaseFiles(path, found[0], "", None)
+        yield ReleaseFiles(path, found[0], found[1], None)
         return
     zf = _open_zip(path)
     try:

@@ -254,11 +254,11 @@ def _safe(path: Path) -> str:
 def _cache_key(sources: list[Path], rating_scale) -> str:
     stats = []
     for s in sources:
-        if s.is_dir():  # a release folder: every file in it
-            files = sorted(p for p in s.iterdir() if p.is_file())
+        if s.is_dir():  # a release folder: every file in it and in its subfolders
+            files = sorted(p for p in s.rglob("*") if p.is_file())
         else:
             files = [s]
-        stats += [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+        stats += [(str(p.relative_to(s)) if s.is_dir() else p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
     return json.dumps({"v": CACHE_VERSION, "files": stats, "scale": rating_scale})
 
 
