@@ -180,6 +180,7 @@ def test_bad_ratings_csv_names_file_line_expected_and_found(tmp_path, ratings, m
     [
         ("id,name,genres\n1,A,Drama\n", r"movies.csv line 1: expected columns movieId,title,genres, found 'id,name,genres'"),
         ("movieId,title,genres\n1,A,Drama\nzz,B,Drama\n", r"movies.csv line 3: expected an integer in column 'movieId', found 'zz'"),
+        ('movieId,title,genres\n1,"A, The",Drama\n2,B,Drama\n3.5,C,Drama\n', r"movies.csv line 4: expected an integer in column 'movieId', found '3.5'"),
         ("", r"movies.csv line 1: expected a header line, found an empty file"),
         ("movieId,title,genres\n", r"movies.csv: expected at least one row after line 1, found none"),
     ],

@@ -207,7 +207,10 @@ def _diagnose(
     keep = (numbers >= first_line) & (lines.str.strip().str.len() > 0).to_numpy()
     lines, numbers = lines[keep].reset_index(drop=True), numbers[keep]
     counts = (lines.str.count(re.escape(sep)) + 1).to_numpy()
-    bad = _first_bad(counts != len(names))
+    # A quoted field may hold the separator (movies.csv titles): such lines are checked only on
+    # their first field, the one before any title.
+    quoted = lines.str.contains('"', regex=False).to_numpy()
+    bad = _first_bad((counts != len(names)) & ~quoted)
     if bad is not None:
         return DataError(
             f"{label} line {numbers[bad]}: expected {len(names)} fields ({', '.join(names)}) separated by "
@@ -223,7 +226,7 @@ def _diagnose(
         wrong = ~np.isfinite(values)
         if kind == "integer":
             wrong |= np.isfinite(values) & (np.mod(values, 1) != 0)
-        bad = _first_bad(wrong)
+        bad = _first_bad(wrong & ~quoted if j else wrong)
         if bad is not None:
             return DataError(
                 f"{label} line {numbers[bad]}: expected {'an' if kind == 'integer' else 'a'} {kind} in "
@@ -259,6 +262,7 @@ def _read_table(
     arrow_names = [names[0]]
     for i, name in enumerate(names[1:]):
         arrow_names += ([f"_gap{i}"] if len(sep) == 2 else []) + [name]
+
     def attempt(types: dict[str, pa.DataType]) -> tuple[pa.Table | None, str]:
         try:
             with open_stream() as f:
