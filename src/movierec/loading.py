@@ -50,15 +50,15 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path(user_cache_dir("movierec")) / "parsed"
 
 
-def resolve(data: str | os.PathLike, data_dir_: str | os.PathLike | None = None, download: bool = True) -> Path:
+def resolve(data: str | os.PathLike, folder: str | os.PathLike | None = None, download: bool = True) -> Path:
     """The file or folder ``data`` names: an existing path, else a release in the data folder
-    (downloaded when absent and ``download``)."""
+    ``folder`` (default: :func:`data_dir`), downloaded when absent and ``download``."""
     path = Path(data).expanduser()
     if path.exists():
         return path
     if str(data) in RELEASES:
         rel = RELEASES[str(data)]
-        folder = data_dir(data_dir_)
+        folder = data_dir(folder)
         local = local_copy(rel, folder)
         if local is not None:
             return local
