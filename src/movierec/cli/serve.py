@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -85,15 +87,25 @@ def serve(
         highlight=False,
     )
     options = dict(log_level="warning", access_log=access_log, timeout_graceful_shutdown=5)
-    if workers == 1:
-        config = uvicorn.Config(create_app(db_path=db, recommender=recommender), **options)
-        uvicorn.Server(config).run(sockets=[sock])
-        return
+    # uvicorn shuts down gracefully on Ctrl-C / SIGTERM, then re-raises the signal: both are the
+    # normal way to stop a server, so they end with exit code 0 and one line.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        if workers == 1:
+            config = uvicorn.Config(create_app(db_path=db, recommender=recommender), **options)
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            _run_workers(model, db, host, bound_port, workers, sock, options)
+    except KeyboardInterrupt:
+        pass
+    console.print("movierec serve stopped.")
+
+
+def _run_workers(model: Path, db: Path, host: str, port: int, workers: int, sock: socket.socket, options: dict) -> None:
+    import uvicorn
+
     # Several processes: each worker loads the model in its lifespan (read from the environment).
-    del recommender
     sock.close()
     os.environ["MOVIEREC_SERVE_MODEL"] = str(model)
     os.environ["MOVIEREC_SERVE_DB"] = str(db)
-    uvicorn.run(
-        "movierec.serve.app:app_from_env", factory=True, host=host, port=bound_port, workers=workers, **options
-    )
+    uvicorn.run("movierec.serve.app:app_from_env", factory=True, host=host, port=port, workers=workers, **options)
