@@ -73,6 +73,8 @@ def test_offline_names_url_and_where_to_put_the_file(tmp_path):
     with pytest.raises(DownloadError, match=rf"could not download {url} .*save it as {tmp_path / 'data' / 'ml-test.zip'}"):
         fetch(_test_release(url, b"x"), tmp_path / "data", progress=False)
     assert not any((tmp_path / "data").iterdir())
+    with pytest.raises(DownloadError, match=rf"could not read the published checksum {url}.md5 .*save it as "):
+        fetch(_test_release(url, md5=None), tmp_path / "data", progress=False)
 
 
 @pytest.fixture

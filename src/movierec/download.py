@@ -47,7 +47,7 @@ def _where_to_put(rel: Release, folder: Path) -> str:
     return f"download {rel.url} yourself and save it as {folder / rel.filename}"
 
 
-def _published_md5(rel: Release, timeout: float) -> str:
+def _published_md5(rel: Release, folder: Path, timeout: float) -> str:
     """ml-32m and ml-latest are regenerated: their MD5 is read from ``<url>.md5`` at download time."""
     import requests  # pooch's own dependency; imported lazily like pooch does
 
@@ -56,7 +56,9 @@ def _published_md5(rel: Release, timeout: float) -> str:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as exc:
-        raise DownloadError(f"could not read the checksum {url} ({exc}); offline? ") from None
+        raise DownloadError(
+            f"could not read the published checksum {url} ({type(exc).__name__}); offline? {_where_to_put(rel, folder)}"
+        ) from None
     found = re.search(r"\b[0-9a-fA-F]{32}\b", response.text)
     if not found:
         raise DownloadError(f"{url}: expected an MD5 checksum (32 hex digits), found {response.text[:80]!r}")
@@ -117,7 +119,7 @@ def fetch(
     import pooch
     import requests
 
-    md5 = rel.md5 or _published_md5(rel, timeout)
+    md5 = rel.md5 or _published_md5(rel, folder, timeout)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
