@@ -30,9 +30,10 @@ class Config:
     rating_power: float = 1.5  # EASE input (stars / top)^p: how the user rated, not only what
     factors: int = 64
     iterations: int = 8
-    ials_regularization: float = 0.01
-    unobserved_weight: float = 0.02
-    ials_weight: float = 0.1  # weight of the iALS score added to EASE's
+    ials_regularization: float = 0.03
+    unobserved_weight: float = 0.1
+    negative_below: float | None = 3.0  # iALS: ratings under this are "seen and disliked"
+    ials_weight: float = 0.5  # weight of the iALS score added to EASE's
     device: str = "auto"
     seed: int = 0
 
@@ -57,6 +58,7 @@ class Hybrid(RankingModel):
             iterations=cfg.iterations,
             regularization=cfg.ials_regularization,
             unobserved_weight=cfg.unobserved_weight,
+            negative_below=cfg.negative_below,
             device=cfg.device,
             seed=cfg.seed,
         )

@@ -29,11 +29,11 @@ from .base import Callback, RankingModel, TrainingEvent, check_finite, resolve_d
 class Config:
     factors: int = 64
     iterations: int = 12
-    regularization: float = 0.01  # λ, scaled per row by (weighted count)^ν
+    regularization: float = 0.03  # λ, scaled per row by (weighted count)^ν
     frequency_exponent: float = 1.0  # ν: 0 = plain λ, 1 = proportional to activity
-    unobserved_weight: float = 0.02  # α₀: weight of every unrated (user, movie) pair
+    unobserved_weight: float = 0.1  # α₀: weight of every unrated (user, movie) pair
     confidence: float = 1.0  # extra weight of a rating: confidence * (stars / top of scale)
-    negative_below: float | None = None  # ratings under this get target 0 (None: all target 1)
+    negative_below: float | None = 3.0  # ratings under this get target 0 (None: all target 1)
     cg_steps: int = 3  # conjugate-gradient steps per half-iteration (warm-started)
     init_scale: float = 0.1  # initial factors ~ N(0, init_scale² / factors)
     device: str = "auto"
@@ -188,6 +188,7 @@ class ImplicitALS(RankingModel):
     def _keep(self, user_f, movie_f, train: Dataset) -> None:
         self.user_factors = user_f.cpu().numpy().astype(np.float32)
         self.movie_factors = movie_f.cpu().numpy().astype(np.float32)
+        self._gram = None
         self.n_users, self.n_movies = train.n_users, train.n_movies
 
     # -- scoring -------------------------------------------------------------------------
@@ -204,11 +205,13 @@ class ImplicitALS(RankingModel):
         if movies.shape != ratings.shape:
             raise ValueError(f"movies and ratings must have the same length, got {movies.size} and {ratings.size}")
         weight, target = self._weights(ratings)
-        h = self.movie_factors.astype(np.float64)
-        hu = h[movies]
+        if getattr(self, "_gram", None) is None:  # HᵀH is shared by every fold-in: compute once
+            h = self.movie_factors.astype(np.float64)
+            self._gram = h.T @ h
+        hu = self.movie_factors[movies].astype(np.float64)
         c = 1.0 + weight
         reg = self._row_regularization(float(c.sum()), self.n_movies)
-        a = cfg.unobserved_weight * (h.T @ h) + (hu.T * c) @ hu + reg * np.eye(h.shape[1])
+        a = cfg.unobserved_weight * self._gram + (hu.T * c) @ hu + reg * np.eye(hu.shape[1])
         b = hu.T @ (c * target)
         return np.linalg.solve(a, b).astype(np.float32)
 
