@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from test_formats import release_dataset
@@ -25,8 +26,6 @@ def _one_line_error(result, pattern: str) -> None:
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[0].startswith("Error: ")
-    import re
-
     assert re.search(pattern, " ".join(result.output.split())), result.output
 
 
