@@ -279,7 +279,8 @@ async function openMovie(movieId) {
 }
 
 // -- the cluster map -----------------------------------------------------------------------------
-const PALETTE = ["#b4441e", "#1a5fd6", "#2e8b57", "#8e44ad", "#d68910", "#17a2b8", "#c0392b", "#5d6d7e", "#7d6608", "#e84393", "#16a085", "#6c3483"];
+// Tableau 10: distinguishable colours, also for most colour-blind visitors.
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const map = { points: [], scale: null, hover: -1 };
 
 async function loadMap() {
