@@ -14,7 +14,7 @@ _REGISTRY: dict[str, str] = {
     "biases": "baselines:Biases",
     "seed": "seed:SeedMF",
     "mf": "mf:BiasedMF",
-    "svdpp": "svdpp:SVDpp",
+    "bayesmf": "bayesian:BayesianMF",
     # ranking models
     "popularity": "baselines:Popularity",
     "ials": "ials:ImplicitALS",

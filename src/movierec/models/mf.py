@@ -148,8 +148,8 @@ def solve_side(
 @dataclass(frozen=True)
 class BiasedMFConfig:
     factors: int = 32
-    reg: float = 0.05  # L2 on factors, times the entity's rating count (see weighted)
-    bias_reg: float = 0.05  # L2 on biases, times the rating count likewise
+    reg: float = 0.12  # L2 on factors, times the entity's rating count (see weighted)
+    bias_reg: float = 0.1  # L2 on biases, times the rating count likewise
     weighted: bool = True  # ALS-WR: scale the penalty by each user's / movie's rating count
     epochs: int = 20  # maximum ALS sweeps (one sweep solves users, then movies)
     patience: int = 2  # stop after this many sweeps without validation improvement
@@ -211,6 +211,9 @@ class BiasedMF(RatingModel):
         self.mean = np.asarray(mean, dtype=np.float32)
         users = torch.cat([torch.from_numpy(user_bias)[:, None], torch.randn(self.n_users, c.factors, generator=gen) * c.init_scale], 1)
         movies = torch.cat([torch.from_numpy(movie_bias)[:, None], torch.randn(self.n_movies, c.factors, generator=gen) * c.init_scale], 1)
+        # Entities without ratings are never solved: they keep zero factors (the fallback).
+        users[torch.from_numpy(data.user_counts() == 0)] = 0
+        movies[torch.from_numpy(data.movie_counts() == 0)] = 0
         self._set(users, movies)
         return users.to(device), movies.to(device)
 
@@ -227,7 +230,8 @@ class BiasedMF(RatingModel):
         """Up to ``epochs`` ALS sweeps on ``data``, continuing from ``users``/``movies``.
 
         With ``held``, stops after ``patience`` sweeps without improvement on it and keeps
-        the best sweep. Returns the kept parameters and the number of sweeps done in all.
+        the best sweep. Returns the kept parameters and the number of sweeps done in all
+        (sweeps are numbered from ``done + 1``).
         """
         c = self.config
         device = users.device
@@ -235,7 +239,7 @@ class BiasedMF(RatingModel):
         by_user = rating_blocks(data.users, data.movies, values, self.n_users, self.n_movies, device, c.block_size)
         by_movie = rating_blocks(data.movies, data.users, values, self.n_movies, self.n_users, device, c.block_size)
         penalty = ridge_penalty(c.reg, c.bias_reg, c.factors + 1, device)
-        best, best_sweep, since_best = np.inf, done, 0
+        best, since_best, sweep = np.inf, 0, done
         kept = users.clone(), movies.clone()
         try:
             for sweep in range(done + 1, done + epochs + 1):
@@ -247,7 +251,7 @@ class BiasedMF(RatingModel):
                     score = rmse(self._predict_known(held.users, held.movies, users, movies), held.ratings)
                     since_best = 0 if score < best else since_best + 1
                 if held is None or since_best == 0:
-                    best, best_sweep, kept = (score or 0.0), sweep, (users.clone(), movies.clone())
+                    best, kept = (score or 0.0), (users.clone(), movies.clone())
                     self._set(*kept)
                 if callback is not None:
                     callback(TrainingEvent(sweep, done + epochs, loss, score))
@@ -255,7 +259,7 @@ class BiasedMF(RatingModel):
                     break
         except KeyboardInterrupt:
             self.interrupted = True
-        return kept[0], kept[1], best_sweep
+        return kept[0], kept[1], sweep
 
     def _set(self, users: torch.Tensor, movies: torch.Tensor) -> None:
         u, m = users.cpu().numpy(), movies.cpu().numpy()
