@@ -67,8 +67,11 @@ def test_cache_is_used_then_invalidated_by_a_changed_source(tmp_path):
     first = load(folder)
     (cached,) = cache_dir().glob("*/meta.json")
     stamp = cached.stat().st_mtime_ns
-    assert_same(first, load(folder))
+    reloaded = load(folder)
+    assert_same(first, reloaded)
     assert cached.stat().st_mtime_ns == stamp  # reused, not rewritten
+    reloaded.ratings[0] = 99.0  # the cached arrays are copy-on-write maps: the cache is untouched
+    assert load(folder).ratings[0] == first.ratings[0]
     # Plain .npy arrays and JSON strings: nothing pickled anywhere.
     assert np.load(cached.parent / "users.npy", allow_pickle=False).dtype == np.int32
     assert json.loads(cached.read_text())["titles"] == first.catalog.titles.tolist()

@@ -305,8 +305,8 @@ def _read_cache(folder: Path, key: str) -> tuple[Dataset, list[str]] | None:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         if meta.get("key") != key:
             return None
-        z = {
-            name: np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="c" if name in _MAPPED else None)
+        z = {  # np.asarray: plain ndarray views of the maps, not np.memmap objects
+            name: np.asarray(np.load(folder / f"{name}.npy", allow_pickle=False, mmap_mode="c" if name in _MAPPED else None))
             for name in _ARRAYS
         }
         catalog = Catalog(
