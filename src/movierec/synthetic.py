@@ -168,7 +168,7 @@ def generate(
     # Users watch the genres they like: a genre's affinity is the taste term of a pure movie of it.
     affinity = 0.8 * (user_factors @ genre_vectors.T) / np.sqrt(rank)
     proposal = _Proposal(by_rank, genre_of, affinity, selection)
-    keys = _candidates(rng, n_ratings, activity, proposal, want=1.5 if selection > 0 else 1.0)
+    keys = _candidates(rng, n_ratings, activity, proposal, want=1.25 if selection > 0 else 1.0)
     users = (keys // n_movies).astype(np.int32)
     movies = (keys % n_movies).astype(np.int32)
     del keys
@@ -300,15 +300,18 @@ class _Proposal:
 
     def draw(self, rng: np.random.Generator, per_user: np.ndarray) -> np.ndarray:
         """``per_user[u]`` draws for each user ``u``: keys ``user * n_movies + movie``, grouped by user."""
-        n_users, n_genres = self.genre_p.shape
-        counts = rng.multinomial(per_user, self.genre_p).ravel()
-        users = np.repeat(np.repeat(np.arange(n_users, dtype=np.int64), n_genres), counts)
-        genres = np.repeat(np.tile(np.arange(n_genres, dtype=np.int32), n_users), counts)
+        active = np.flatnonzero(per_user > 0)  # later rounds top up few users
+        n_genres = self.genre_p.shape[1]
+        counts = rng.multinomial(per_user[active], self.genre_p[active]).ravel()
+        users = np.repeat(np.repeat(active.astype(np.int64), n_genres), counts)
+        genres = np.repeat(np.tile(np.arange(n_genres, dtype=np.int32), active.size), counts)
         del counts
         u = rng.random(genres.size, dtype=np.float32)
-        rank = ((self.lo + u * self.span[genres]) ** np.float32(1 / (1 - _ZIPF)) - _ZIPF_OFFSET).astype(np.int64)
+        rank = ((self.lo + u * self.span[genres]) ** np.float32(1 / (1 - _ZIPF)) - _ZIPF_OFFSET).astype(np.int32)
         movies = self.movies[self.offsets[genres] + np.minimum(rank, self.sizes[genres] - 1)]
-        return users * self.n_movies + movies
+        users *= self.n_movies
+        users += movies
+        return users
 
 
 def _candidates(rng, n_ratings, activity, proposal: _Proposal, want: float) -> np.ndarray:
