@@ -123,3 +123,31 @@ def test_merge_empty_feedback_returns_the_dataset(tiny, tmp_path):
     path = tmp_path / "f.db"
     FeedbackStore(path).close()
     assert merge_feedback(tiny, path) is tiny
+
+
+def test_train_feedback_adds_visitors_as_users(tmp_path):
+    """`movierec train --feedback DB`: the stored ratings become users of the next model."""
+    from typer.testing import CliRunner
+
+    from movierec.cli import app
+    from movierec.formats import write_release
+    from movierec.recommender import Recommender
+    from movierec.synthetic import generate
+
+    data = generate(n_users=60, n_movies=100, n_ratings=800, seed=3).dataset
+    folder = write_release(data, tmp_path / "release")
+    db = tmp_path / "feedback.db"
+    movies = data.movie_vocab.ids[:3].tolist()
+    with FeedbackStore(db) as s:
+        s.set_ratings(s.create_profile(), {m: 4.5 for m in movies})
+    out = tmp_path / "model"
+    result = CliRunner().invoke(
+        app,
+        ["train", "--data", str(folder), "--feedback", str(db), "-o", str(out),
+         "--rating", "biases", "--ranking", "popularity", "--no-holdout"],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    rec = Recommender.load(out)
+    new_user = int(data.user_vocab.ids.max()) + 1 + 1  # profile number 1
+    assert len(rec.user_vocab) == data.n_users + 1 and new_user in rec.user_vocab
+    assert sorted(rec.user_ratings(new_user)[0].tolist()) == sorted(movies)
