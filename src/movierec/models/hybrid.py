@@ -74,7 +74,7 @@ class Hybrid(RankingModel):
             if callback is not None:
                 callback(TrainingEvent(event.epoch + 1, n_epochs, event.loss, event.validation, event.metric))
 
-        ease.fit(train)
+        ease.fit(train)  # one solve: Ctrl-C here leaves nothing to keep, so it propagates
         if callback is not None:
             callback(TrainingEvent(1, n_epochs, 0.0, None, metric="ease"))
         ials.fit(train, relay)
@@ -115,14 +115,12 @@ class Hybrid(RankingModel):
         model = cls(**params)
         if "n_users" not in state or "n_movies" not in state:
             raise ModelError(f"saved {cls.name} model lacks arrays: n_users, n_movies")
-        ease, ials = model._parts()
-        for prefix, part in (("ease.", ease), ("ials.", ials)):
+        def part(prefix: str, fresh: RankingModel) -> RankingModel:
             sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            loaded = type(part).from_state(part.get_params(), sub)
-            if prefix == "ease.":
-                model.ease = loaded
-            else:
-                model.ials = loaded
+            return type(fresh).from_state(fresh.get_params(), sub)
+
+        ease, ials = model._parts()
+        model.ease, model.ials = part("ease.", ease), part("ials.", ials)
         model.n_users = int(state["n_users"])
         model.n_movies = int(state["n_movies"])
         return model
