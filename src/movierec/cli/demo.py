@@ -52,9 +52,11 @@ def _comparison(rec, baselines: dict[str, dict[str, Any]]) -> Table:
     """
     info = rec.info
     table = Table(title=f"Held-out metrics ({HOLDOUT:.0%} of the ratings)", title_justify="left",
-                  box=box.SIMPLE_HEAD, caption_justify="left")
-    for label in ("model", "kind", *(m[1] for m in METRICS), "fit s"):
-        table.add_column(label, justify="left" if label in ("model", "kind") else "right", no_wrap=True)
+                  box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left")
+    table.add_column("model", no_wrap=True)
+    for _, label, _ in METRICS:
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("fit s", justify="right", no_wrap=True)
     for kind in ("rating", "ranking"):
         rows = []
         if kind in baselines:
@@ -63,19 +65,20 @@ def _comparison(rec, baselines: dict[str, dict[str, Any]]) -> Table:
             seconds = info["training"].get(kind, {}).get("seconds")
             rows.append((info["models"][kind]["name"], info["metrics"][kind], seconds, "bold"))
         for name, values, seconds, style in rows:
-            cells = [
-                _cell(values.get(key)) if group == kind else "" for key, _, group in METRICS
-            ]
-            table.add_row(name, kind, *cells, "" if seconds is None else f"{seconds:.1f}", style=style)
+            cells = [_cell(key, values.get(key)) if group == kind else "" for key, _, group in METRICS]
+            table.add_row(f"{kind}: {name}", *cells, "" if seconds is None else f"{seconds:.1f}", style=style)
+        table.add_section()
     table.caption = (
-        "RMSE/MAE (random split): lower is better. Precision/recall/NDCG at 10 and catalog coverage "
+        "RMSE/MAE (random split): lower is better. Precision, recall, NDCG at 10 and catalog coverage "
         "(per-user split): higher is better. Bold: the models saved; dim: baselines."
     )
     return table
 
 
-def _cell(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else ""
+def _cell(key: str, value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return ""
+    return f"{value:.0%}" if key == "coverage" else f"{value:.3f}"
 
 
 def _baselines(dataset) -> dict[str, dict[str, Any]]:
@@ -139,13 +142,13 @@ def demo(
     from ..plot import plot_clusters
     from ..recommender import Recommender
 
-    out.mkdir(parents=True, exist_ok=True)  # fail on an unwritable folder before training
     with warnings.catch_warnings():
         # PyTorch flags its sparse CSR tensors as "beta" on every use: noise for a demo.
         warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
-        _section(f"1. Data: {data}")
         with console.status(f"Loading {data}…"):
             dataset = _load_with_notes(data, data_dir, None)
+        _section(f"1. Data: {data}")
+        out.mkdir(parents=True, exist_ok=True)  # fail on an unwritable folder before training
         console.print(dataset, highlight=False)
 
         _section(f"2. Training the default models on {1 - HOLDOUT:.0%} of the ratings")

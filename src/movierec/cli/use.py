@@ -273,7 +273,7 @@ def similar(
 
 def similar_table(rec: Recommender, movie_id: int, found: list) -> Table:
     info = rec.movie_info(movie_id)
-    table = Table(title=f"Movies like {info['title']}", title_justify="left")
+    table = Table(title=f"Movies like {info['title']}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("movie", overflow="fold")
     table.add_column("genres", style="cyan", overflow="fold")
@@ -300,7 +300,10 @@ def parse_k_range(text: str) -> range:
 
 
 def cluster_table(report: ClusterReport) -> Table:
-    table = Table(title=f"{report.k} clusters of {report.n_movies:,} movies with ≥ {report.min_ratings} ratings", title_justify="left")
+    table = Table(
+        title=f"{report.k} clusters of {report.n_movies:,} movies with ≥ {report.min_ratings} ratings",
+        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=True,
+    )
     table.add_column("#", justify="right", style="dim")
     table.add_column("size", justify="right")
     table.add_column("top genres", style="cyan")
@@ -323,7 +326,8 @@ def coherence_line(report: ClusterReport) -> str:
 
 
 def _k_table(choice: KChoice) -> Table:
-    table = Table(title="Choosing k (silhouette: higher is better; inertia: look for the elbow)", title_justify="left")
+    table = Table(title="Choosing k (silhouette: higher is better; inertia: look for the elbow)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("k", justify="right")
     table.add_column("inertia", justify="right")
     table.add_column("silhouette", justify="right")
