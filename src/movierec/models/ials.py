@@ -169,7 +169,7 @@ class ImplicitALS(RankingModel):
         std = cfg.init_scale / np.sqrt(cfg.factors)
         user_f = (torch.randn(n_users, cfg.factors, generator=gen) * std).to(device)
         movie_f = (torch.randn(n_movies, cfg.factors, generator=gen) * std).to(device)
-        self.interrupted = False
+        self.interrupted, self.n_movies = False, 0
         try:
             for epoch in range(1, cfg.iterations + 1):
                 user_f = _solve(users, user_f, movie_f, cfg.unobserved_weight, user_reg, cfg.cg_steps)
@@ -180,9 +180,9 @@ class ImplicitALS(RankingModel):
                 if callback is not None:
                     callback(TrainingEvent(epoch, cfg.iterations, loss, None, metric="loss"))
         except KeyboardInterrupt:
+            if self.n_movies == 0:  # no iteration finished: random factors are not worth keeping
+                raise
             self.interrupted = True
-            if self.n_movies == 0:  # interrupted before the first iteration finished
-                self._keep(user_f, movie_f, train)
         return self
 
     def _keep(self, user_f, movie_f, train: Dataset) -> None:
