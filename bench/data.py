@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -87,6 +86,26 @@ def bench_small(repeats: int) -> None:
     print(f"  cached reload,    median of {repeats}: {c:.3f} s")
 
 
+def bench_layouts(n_ratings: int, root: Path, repeats: int) -> None:
+    """Parse time of the same ratings in each on-disk layout (csv, dat with '::', 100k)."""
+    import movierec
+    from movierec.formats import write_release
+    from movierec.releases import FORMATS
+    from movierec.synthetic import generate
+
+    data = generate(n_users=n_ratings // 150, n_movies=10_000, n_ratings=n_ratings, seed=1, step=1.0).dataset
+    print(f"layouts, {data.n_ratings:,} whole-star ratings each (no cache, median of {repeats}):")
+    for fmt in FORMATS:
+        folder = write_release(data, root / f"layout-{fmt}", fmt)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            movierec.load(folder, cache=False)
+            times.append(time.perf_counter() - t)
+        best = statistics.median(times)
+        print(f"  {fmt:>4}: {best:.2f} s ({data.n_ratings / best / 1e6:.1f} M ratings/s)")
+
+
 def make_release(n_ratings: int, root: Path) -> Path:
     """An ml-25m-shaped release (162,541 users, 62,423 movies) written as ratings.csv/movies.csv."""
     from movierec.formats import write_release
@@ -107,14 +126,17 @@ def make_release(n_ratings: int, root: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ratings", type=int, default=25_000_000, help="ratings in the large release")
+    parser.add_argument("--ratings", type=int, default=25_000_095, help="ratings in the large release (ml-25m: 25,000,095)")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the ml-latest-small timings")
     parser.add_argument("--release", type=Path, help="time this existing release folder instead of generating one")
+    parser.add_argument("--layouts", type=int, default=1_000_000, help="ratings for the per-layout timings (0: skip)")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="movierec-bench-") as tmp:
         os.environ["MOVIEREC_CACHE"] = str(Path(tmp) / "cache")  # never the user's cache
         bench_small(args.repeats)
+        if args.layouts:
+            bench_layouts(args.layouts, Path(tmp), min(args.repeats, 3))
         folder = args.release or make_release(args.ratings, Path(tmp))
         first = run_child(folder, cache=True)  # parses, validates, writes the cache
         print(f"large release: {first['ratings']:,} ratings, {first['users']:,} users, {first['catalog']:,} movies")
