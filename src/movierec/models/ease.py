@@ -118,6 +118,8 @@ class EASE(RankingModel):
     # -- scoring -------------------------------------------------------------------------
     def _scores(self, rows: sp.csr_matrix) -> np.ndarray:
         """Scores of every movie for users given as rows over the modelled movies."""
+        if not self.weights.flags.c_contiguous:  # scipy copies an F-ordered B on every product (~1 s)
+            self.weights = np.ascontiguousarray(self.weights)
         out = np.full((rows.shape[0], self.n_movies), -np.inf, dtype=np.float32)
         out[:, self.modelled] = np.asarray(rows @ self.weights, dtype=np.float32)
         return out
