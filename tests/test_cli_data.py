@@ -61,6 +61,13 @@ def test_plain_csv_with_movies_option(tmp_path):
     assert facts["genres"] == {"Comedy": 1, "Drama": 1} and facts["first_rating"] is None
 
 
+def test_repairs_are_printed_as_notes(tmp_path):
+    (tmp_path / "r.csv").write_text("userId,movieId,rating,timestamp\n1,10,4,1\n1,10,5,2\n")
+    result = runner.invoke(app, ["data", "info", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    assert "Note: " in result.output and "1 duplicate (user, movie) rating(s)" in " ".join(result.output.split())
+
+
 def test_bad_input_is_one_line(tmp_path):
     (tmp_path / "r.csv").write_text("userId,movieId,rating\n1,10,4\n2,ten,5\n")
     _one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "r.csv")]),
