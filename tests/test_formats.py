@@ -213,6 +213,11 @@ def test_bad_dat_and_100k_lines(tmp_path):
         load(k)
 
 
+def test_quoted_numbers_in_a_ratings_csv(tmp_path):
+    data = load(_csv_release(tmp_path, 'userId,movieId,rating\n"1","2","4.5"\n2,1,3\n'))
+    assert data.ratings.tolist() == [4.5, 3.0] and data.movie_vocab.ids.tolist() == [1, 2]
+
+
 def test_ids_beyond_int32(tmp_path):
     data = load(_csv_release(tmp_path, "userId,movieId,rating\n3000000000,1,4.0\n7,2,3.5\n"))
     assert data.user_vocab.ids.tolist() == [7, 3_000_000_000] and data.users.tolist() == [1, 0]

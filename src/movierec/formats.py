@@ -252,18 +252,19 @@ def _read_table(
     kinds: dict[str, str],
     types: dict[str, pa.DataType],
     header: bool,
-    quoting: bool = False,
+    quoting: str = "never",
 ) -> dict[str, np.ndarray]:
     """Columns ``types`` of a delimited file as NumPy arrays (pyarrow, multi-threaded).
 
     ``sep`` may be ``::``: it is parsed as ``:`` with empty columns in between, no copy needed.
+    ``quoting``: ``"always"`` (titles), ``"allowed"`` (ratings CSVs: rarely quoted) or ``"never"``.
     """
     first_line = 2 if header else 1
     arrow_names = [names[0]]
     for i, name in enumerate(names[1:]):
         arrow_names += ([f"_gap{i}"] if len(sep) == 2 else []) + [name]
 
-    def attempt(types: dict[str, pa.DataType]) -> tuple[pa.Table | None, str]:
+    def attempt(types: dict[str, pa.DataType], quotes: bool) -> tuple[pa.Table | None, str]:
         try:
             with open_stream() as f:
                 return pacsv.read_csv(
@@ -271,7 +272,7 @@ def _read_table(
                     read_options=pacsv.ReadOptions(
                         column_names=arrow_names, skip_rows=1 if header else 0, block_size=1 << 24
                     ),
-                    parse_options=pacsv.ParseOptions(delimiter=sep[0], quote_char='"' if quoting else False),
+                    parse_options=pacsv.ParseOptions(delimiter=sep[0], quote_char='"' if quotes else False),
                     convert_options=pacsv.ConvertOptions(
                         include_columns=list(types), column_types=types, null_values=[""]  # "nan" stays NaN
                     ),
@@ -279,9 +280,11 @@ def _read_table(
         except pa.ArrowInvalid as exc:
             return None, str(exc).splitlines()[0]
 
-    table, detail = attempt(types)
-    if table is None and pa.int32() in types.values():  # ids beyond int32, or bad input: try int64
-        table, detail = attempt({c: pa.int64() if t == pa.int32() else t for c, t in types.items()})
+    # First the fast way: int32 ids and, for numbers-only files, no quote handling. Should that
+    # fail (ids beyond int32, quoted numbers, or bad input), once more with int64 and quotes.
+    table, detail = attempt(types, quoting == "always")
+    if table is None and (quoting == "allowed" or pa.int32() in types.values()):
+        table, detail = attempt({c: pa.int64() if t == pa.int32() else t for c, t in types.items()}, quoting != "never")
     if table is not None and table.num_rows == 0:
         raise DataError(f"{label}: expected at least one row after line {first_line - 1}, found none (empty file)")
     if table is not None and all(table[c].null_count == 0 for c in types):
@@ -327,7 +330,7 @@ def read_ratings_csv(open_stream: Callable[[], BinaryIO], label: str) -> RawRati
     names = [c if c in RATINGS_COLUMNS else f"_extra{i}" for i, c in enumerate(header)]
     columns = _read_table(
         open_stream, label, sep=",", names=names, kinds=_KINDS, types={c: _TYPES[c] for c in wanted},
-        header=True, quoting=True,
+        header=True, quoting="allowed",
     )
     return _ratings_from(columns, label, 2)
 
@@ -350,7 +353,7 @@ def read_movies_csv(open_stream: Callable[[], BinaryIO], label: str) -> RawMovie
     types = {"movieId": pa.int64(), "title": pa.string(), "genres": pa.string()}
     columns = _read_table(
         open_stream, label, sep=",", names=names, kinds={"movieId": "integer"}, types=types,
-        header=True, quoting=True,
+        header=True, quoting="always",
     )
     return RawMovies(columns["movieId"], columns["title"], columns["genres"], label, 2)
 
