@@ -97,7 +97,7 @@ def test_mf_approaches_the_noise_floor(mf, split, synth):
 
 def test_mf_reports_epochs_and_keeps_the_best(split):
     events = []
-    BiasedMF(**MF, epochs=30, patience=2).fit(split.train, callback=events.append)
+    BiasedMF(**MF, epochs=30, patience=2, tol=0.0).fit(split.train, callback=events.append)
     validated = [e for e in events if e.validation is not None]
     assert validated and all(np.isfinite(e.loss) for e in events)
     # Early stopping: it ends `patience` sweeps after the best validation score, or at the cap.

@@ -29,7 +29,7 @@ from ..dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
 from .baselines import damped_biases
-from .mf import Block, design_table, rating_blocks
+from .mf import BiasedMF, Block, design_table, rating_blocks
 
 
 def sample_side(
@@ -91,6 +91,7 @@ class BayesianMFConfig:
     epochs: int = 110  # Gibbs sweeps in all (one sweep samples users, then movies)
     burn_in: int = 30  # first sweeps discarded (at most half of epochs) while the chain forgets its start
     thin: int = 2  # keep every thin-th sweep after burn-in; each kept sample is stored (memory)
+    init_epochs: int = 5  # ALS sweeps (mf) for the chain's starting point; 0: random start
     init_scale: float = 0.1  # std of the random initial factors
     block_size: int = 1 << 20  # ratings per padded block: bounds memory on large datasets
     device: str = "auto"
@@ -136,12 +137,8 @@ class BayesianMF(RatingModel):
         gen = torch.Generator().manual_seed(c.seed)
         k = c.factors
 
-        mean, user_bias, movie_bias = damped_biases(
-            train.users, train.movies, train.ratings, self.n_users, self.n_movies, 5.0, 5.0
-        )
-        self.mean = np.asarray(mean, dtype=np.float32)
-        users = torch.cat([torch.from_numpy(user_bias)[:, None], torch.randn(self.n_users, k, generator=gen) * c.init_scale], 1).to(device)
-        movies = torch.cat([torch.from_numpy(movie_bias)[:, None], torch.randn(self.n_movies, k, generator=gen) * c.init_scale], 1).to(device)
+        users, movies = self._init(train, gen)
+        users, movies = users.to(device), movies.to(device)
         values = train.ratings - self.mean
         by_user = rating_blocks(train.users, train.movies, values, self.n_users, self.n_movies, device, c.block_size)
         by_movie = rating_blocks(train.movies, train.users, values, self.n_movies, self.n_users, device, c.block_size)
@@ -174,6 +171,29 @@ class BayesianMF(RatingModel):
             kept.append(self._snapshot(users, movies, rated_users, rated_movies, user_mu, user_lam, noise_precision))
         self._average(kept)
         return self
+
+    def _init(self, train: Dataset, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start the chain from a short ALS fit (a point estimate), so burn-in can be short;
+        with ``init_epochs=0``, from damped biases and small random factors."""
+        c = self.config
+        if c.init_epochs > 0:
+            start = BiasedMF(
+                factors=c.factors, epochs=c.init_epochs, validation=0.0, init_scale=c.init_scale,
+                block_size=c.block_size, device=c.device, seed=c.seed,
+            ).fit(train)
+            self.mean = start.mean
+            user_bias, movie_bias = start.user_bias, start.movie_bias
+            user_factors, movie_factors = torch.from_numpy(start.user_factors), torch.from_numpy(start.movie_factors)
+        else:
+            mean, user_bias, movie_bias = damped_biases(
+                train.users, train.movies, train.ratings, self.n_users, self.n_movies, 5.0, 5.0
+            )
+            self.mean = np.asarray(mean, dtype=np.float32)
+            user_factors = torch.randn(self.n_users, c.factors, generator=gen) * c.init_scale
+            movie_factors = torch.randn(self.n_movies, c.factors, generator=gen) * c.init_scale
+        users = torch.cat([torch.from_numpy(user_bias)[:, None], user_factors], 1)
+        movies = torch.cat([torch.from_numpy(movie_bias)[:, None], movie_factors], 1)
+        return users, movies
 
     def _snapshot(self, users, movies, rated_users, rated_movies, user_mu, user_lam, noise_precision):
         """One kept sample as numpy; entities without ratings get zeros (the fallback), not prior draws."""

@@ -51,7 +51,7 @@ def rating_blocks(
     """Group ratings by ``entity`` into padded blocks of at most ``block_size`` slots.
 
     Entities are sorted by rating count and a block's longest row is at most ``growth``
-    times its shortest (plus 8), so padding wastes little. Entities without ratings are
+    times its shortest (plus 1), so padding wastes little. Entities without ratings are
     left out (their solution is the prior: zero).
     """
     counts = np.bincount(entity, minlength=n_entity)
@@ -67,7 +67,7 @@ def rating_blocks(
         padded = np.arange(1, rows.size - i + 1) * sorted_counts[i:]
         fits = min(
             int(np.searchsorted(padded, block_size, side="right")),
-            int(np.searchsorted(sorted_counts[i:], growth * sorted_counts[i] + 8, side="right")),
+            int(np.searchsorted(sorted_counts[i:], growth * sorted_counts[i] + 1, side="right")),
         )
         j = i + max(fits, 1)
         block_rows, c = rows[i:j], sorted_counts[i:j]
@@ -113,8 +113,10 @@ def solve_side(
 
     Each entity minimizes |t - D x|^2 + x' diag(penalty) x, with D its partners' design rows
     and t = value - partner bias. ``cg_steps`` of conjugate gradient, warm-started from the
-    current parameters, replace an exact solve: they need no Gram matrix or factorization
-    (only products with D, elementwise), which keeps tiny systems free of per-matrix overhead.
+    current parameters, replace an exact solve: no factorization, and every step is one
+    vectorized product for the whole block. Products go through the Gram matrix D'D when
+    rows are longer than wide (BLAS builds it once), else through D itself (elementwise:
+    thousands of tiny matrices would drown in per-matrix overhead).
     ``weighted``: the penalty is multiplied by each entity's rating count (ALS-WR).
     """
     design, offset = design_table(partner_params)
@@ -123,12 +125,23 @@ def solve_side(
         d = design[block.partners]  # (B, L, k+1), zero rows at padding
         target = block.values - offset[block.partners]
         lam = penalty * (block.counts[:, None] if weighted else 1.0)
+        if d.shape[1] >= d.shape[2]:
+            dt = d.transpose(1, 2)
+            gram = torch.bmm(dt, d)
+            rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
 
-        def apply(v: torch.Tensor) -> torch.Tensor:
-            return (d * (d * v[:, None, :]).sum(2, keepdim=True)).sum(1) + lam * v
+            def apply(v: torch.Tensor) -> torch.Tensor:
+                return (gram * v[:, None, :]).sum(2) + lam * v
+
+        else:
+            gram = None
+            rhs = (d * target.unsqueeze(2)).sum(1)
+
+            def apply(v: torch.Tensor) -> torch.Tensor:
+                return (d * (d * v[:, None, :]).sum(2, keepdim=True)).sum(1) + lam * v
 
         x = params[block.rows]
-        r = (d * target.unsqueeze(2)).sum(1) - apply(x)
+        r = rhs - apply(x)
         p = r.clone()
         rr = (r * r).sum(1)
         for _ in range(cg_steps):
@@ -140,8 +153,11 @@ def solve_side(
             p = r + (rr_new / rr.clamp_min(1e-30))[:, None] * p
             rr = rr_new
         params[block.rows] = x
-        resid = target - (d * x[:, None, :]).sum(2)
-        sse += float((resid * resid).sum())
+        if gram is None:
+            resid = target - (d * x[:, None, :]).sum(2)
+            sse += float((resid * resid).sum())
+        else:  # |t - Dx|^2 = t't - 2 x'D't + x'D'Dx, without another pass over D
+            sse += float((target * target).sum() - 2 * (x * rhs).sum() + (x * (gram * x[:, None, :]).sum(2)).sum())
     return sse
 
 
@@ -152,7 +168,8 @@ class BiasedMFConfig:
     bias_reg: float = 0.1  # L2 on biases, times the rating count likewise
     weighted: bool = True  # ALS-WR: scale the penalty by each user's / movie's rating count
     epochs: int = 20  # maximum ALS sweeps (one sweep solves users, then movies)
-    patience: int = 2  # stop after this many sweeps without validation improvement
+    patience: int = 2  # stop after this many sweeps without validation improvement...
+    tol: float = 2e-4  # ...by more than this (RMSE): the last sweeps of ALS gain almost nothing
     validation: float = 0.05  # share of the training ratings held out to choose the sweep count
     refit_sweeps: int = 2  # then this many sweeps on all training ratings, from the best state
     cg_steps: int = 3  # conjugate-gradient steps per ALS half-sweep (warm-started)
@@ -249,9 +266,9 @@ class BiasedMF(RatingModel):
                 score = None
                 if held is not None:
                     score = rmse(self._predict_known(held.users, held.movies, users, movies), held.ratings)
-                    since_best = 0 if score < best else since_best + 1
-                if held is None or since_best == 0:
-                    best, kept = (score or 0.0), (users.clone(), movies.clone())
+                    since_best = 0 if score < best - c.tol else since_best + 1
+                if score is None or score < best:
+                    best, kept = (np.inf if score is None else score), (users.clone(), movies.clone())
                     self._set(*kept)
                 if callback is not None:
                     callback(TrainingEvent(sweep, done + epochs, loss, score))
