@@ -69,10 +69,6 @@ def test_withheld_block_movies_come_first(name, rng):
     np.testing.assert_array_equal(unrated_top(model, data, users, withheld.shape[1]), withheld)
 
 
-def test_default_ranking_model_is_the_hybrid():
-    assert DEFAULT_RANKING == "hybrid"
-
-
 @pytest.mark.parametrize("name", RANKERS)
 def test_beats_popularity_on_planted_taste(name, synth_split):
     train, test = synth_split
