@@ -150,4 +150,4 @@ class EASE(RankingModel):
         keep = columns >= 0
         row = np.zeros((1, self.modelled.size), dtype=np.float32)
         row[0, columns[keep]] = self._values(ratings)[keep]
-        return self._scores(row)[0]
+        return self._scores(sp.csr_matrix(row))[0]  # sparse: a few rows of B, not a dense row @ B
