@@ -204,6 +204,9 @@ def test_bad_dat_and_100k_lines(tmp_path):
     (folder / "movies.dat").write_text("1::A (1990)::Drama\nB (1991)\n")
     with pytest.raises(DataError, match=r"movies.dat line 2: expected 2 fields separated by '::'"):
         load(folder)
+    (folder / "movies.dat").write_text("\n1::A (1990)::Drama\n2::B (1991)\n")  # a blank first line counts
+    with pytest.raises(DataError, match=r"movies.dat line 3: expected MovieID::Title::Genres, found 2::'B \(1991\)'"):
+        load(folder)
     k = tmp_path / "ml-100k"
     k.mkdir()
     (k / "u.genre").write_text("unknown|0\nDrama|1\n")

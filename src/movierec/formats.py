@@ -384,11 +384,13 @@ def read_movies_dat(open_stream: Callable[[], BinaryIO], label: str) -> RawMovie
     """``MovieID::Title::Genres``; a title may itself contain ``::``, so genres are split from the right."""
     with open_stream() as f:
         text = _decode(f.read())
-    fields, _ = _split_lines(text, label, "::", 2)
+    fields, numbers = _split_lines(text, label, "::", 2)
     rest = fields[1].str.rsplit("::", n=1, expand=True)
     if rest.shape[1] < 2 or rest[1].isna().any():
         bad = _first_bad(rest[1].isna().to_numpy()) if rest.shape[1] == 2 else 0
-        raise DataError(f"{label} line {bad + 1}: expected MovieID::Title::Genres, found {fields[1][bad]!r}")
+        raise DataError(
+            f"{label} line {numbers[bad]}: expected MovieID::Title::Genres, found {fields[0][bad]}::{fields[1][bad]!r}"
+        )
     return RawMovies(
         fields[0].astype(np.int64).to_numpy(), rest[0].to_numpy(object), rest[1].to_numpy(object), label, 1
     )
@@ -585,14 +587,19 @@ def pack_release(folder: str | Path, zip_path: str | Path | None = None) -> Path
 
 
 __all__ = [
+    "MOVIES_FILE",
+    "RATINGS_FILE",
     "RawMovies",
     "RawRatings",
     "ReleaseFiles",
+    "detect_format",
     "genre_strings",
+    "off_scale",
     "open_release",
     "pack_release",
-    "read_release",
+    "read_movies_csv",
     "read_ratings_csv",
+    "read_release",
     "safe_extract",
     "write_release",
 ]
