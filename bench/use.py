@@ -14,6 +14,12 @@ Loads an ml-latest-small model folder (trains the default models on every rating
 
     python bench/use.py                  # trains first (a minute or more)
     python bench/use.py --model model    # a folder from `movierec train -o model`
+    python bench/use.py --model model --threads 0   # BLAS/torch thread pools left as they are
+
+Latency runs with BLAS and torch limited to --threads (default 1): one request is a
+vector-matrix product of a few hundred microseconds, which extra threads only slow down with
+synchronization (badly so on a machine whose cores are busy with other work). A server
+answers requests in parallel across processes instead.
 """
 
 from __future__ import annotations
@@ -70,9 +76,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model folder (default: train one here)")
     parser.add_argument("--repeat", type=int, default=2000, help="timed calls per operation")
     parser.add_argument("--seeds", type=int, default=5, help="KMeans seeds for the purity figure")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/torch threads while timing (0: leave as is)")
+    parser.add_argument("--skip-latency", action="store_true", help="only the purity figures")
     args = parser.parse_args()
 
-    from movierec.clusters import cluster_movies, model_embeddings
     from movierec.recommender import Recommender
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,17 +100,38 @@ def main() -> None:
     movies = rng.choice(popular, size=200)
     titles = [str(t) for t in rec.catalog.titles[rec.catalog.rows(movies)]]
 
-    print(f"\nLatency, in-process, top-10 ({args.repeat} calls each):")
-    report("recommend (known user)", timed([lambda u=u: rec.recommend(int(u), 10) for u in users], args.repeat),
+    if not args.skip_latency:
+        latency(rec, users, new_users, movies, titles, args.repeat, args.threads)
+    purity_figures(rec, args.seeds)
+
+
+def latency(rec, users, new_users, movies, titles, repeat: int, threads: int) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    if threads > 0:
+        limits = threadpool_limits(limits=threads)
+        torch.set_num_threads(threads)
+    else:
+        limits = None
+    print(f"\nLatency, in-process, top-10 ({repeat} calls each; "
+          f"{'threads as configured' if limits is None else f'{threads} BLAS/torch thread(s)'}):")
+    report("recommend (known user)", timed([lambda u=u: rec.recommend(int(u), 10) for u in users], repeat),
            BARS_MS["recommend"])
     report("new user, 10 ratings", timed([lambda r=r: rec.recommend_for_ratings(r, 10) for r in new_users],
-                                         args.repeat), BARS_MS["new user"])
-    report("similar movies", timed([lambda m=m: rec.similar(int(m), 10) for m in movies], args.repeat),
+                                         repeat), BARS_MS["new user"])
+    report("similar movies", timed([lambda m=m: rec.similar(int(m), 10) for m in movies], repeat),
            BARS_MS["similar"])
-    report("find_movie (title)", timed([lambda t=t: rec.find_movie(t) for t in titles], args.repeat), None)
-    report("search (3 letters)", timed([lambda t=t: rec.search(t[:3], 20) for t in titles], args.repeat // 4), None)
+    report("find_movie (title)", timed([lambda t=t: rec.find_movie(t) for t in titles], repeat), None)
+    report("search (3 letters)", timed([lambda t=t: rec.search(t[:3], 20) for t in titles], repeat // 4), None)
+    if limits is not None:
+        limits.restore_original_limits()
 
-    print(f"\nGenre purity, k=20, movies with >= 20 ratings, {args.seeds} KMeans seeds, 20 random clusterings each:")
+
+def purity_figures(rec, seeds: int) -> None:
+    from movierec.clusters import cluster_movies, model_embeddings
+
+    print(f"\nGenre purity, k=20, movies with >= 20 ratings, {seeds} KMeans seeds, 20 random clusterings each:")
     a = rec.artifact
     for kind in ("rating", "ranking"):
         model = getattr(rec, kind)
@@ -113,7 +141,7 @@ def main() -> None:
         _, vectors = model_embeddings(rec, kind)
         reports = [
             cluster_movies(vectors, a.movie_vocab.ids, a.catalog, a.movie_counts, a.movie_means, 20, 20, seed)
-            for seed in range(args.seeds)
+            for seed in range(seeds)
         ]
         purity = np.array([r.purity.value for r in reports])
         z = np.array([r.purity.z for r in reports])
