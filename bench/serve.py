@@ -49,6 +49,22 @@ def ensure_model(model: Path | None, workdir: Path) -> Path:
     return out
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its child processes (Linux /proc)."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def start_server(model: Path, db: Path, port: int, workers: int) -> subprocess.Popen:
     cmd = [sys.executable, "-c", "from movierec.cli import main; main()", "serve", "-m", str(model),
            "--port", str(port), "--db", str(db), "--workers", str(workers)]  # fmt: skip
@@ -174,7 +190,13 @@ def main() -> None:
             httpx.get(f"{base}/api/movies", params={"q": "warm up"})
             reqs = request_mix(base, args.warmup + args.requests, args.seed)
             asyncio.run(run_load(port, reqs[: args.warmup], args.concurrency))
+            load_before = os.getloadavg()[0]
+            server_cpu = process_tree_cpu(server.pid)
+            client_cpu = time.process_time()
             latencies, n_errors, elapsed, errors = asyncio.run(run_load(port, reqs[args.warmup :], args.concurrency))
+            server_cpu = process_tree_cpu(server.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
+            load_after = os.getloadavg()[0]
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -186,6 +208,10 @@ def main() -> None:
     print(f"latency: p50 {np.percentile(ms, 50):.1f} ms, p90 {np.percentile(ms, 90):.1f} ms, "
           f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms")  # fmt: skip
     print(f"errors: {n_errors}" + (f" {errors}" if errors else ""))
+    per_request = server_cpu / args.requests * 1000
+    print(f"CPU: server {per_request:.2f} ms per request, load generator {client_cpu / args.requests * 1000:.2f} ms; "
+          f"machine load average {load_before:.1f} -> {load_after:.1f} (other processes share the cores)")  # fmt: skip
+    print(f"server capacity from its CPU time alone: {1000 / per_request:.0f} requests/s per core")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, status
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from pydantic_core import to_json as _to_json
 from fastapi.staticfiles import StaticFiles
+from pydantic_core import to_json as _to_json
+from threadpoolctl import threadpool_limits
 
 from ..errors import ModelError, UnknownIdError
 from ..recommender import Recommender
@@ -194,6 +195,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Concurrency comes from requests (and --workers); BLAS threads on top oversubscribe the
+        # cores: a fold-in took 4x longer with multithreaded BLAS on a busy 2-core machine.
+        blas = threadpool_limits(limits=1)
         app.state.recommender = recommender
         if recommender is None and model_dir is not None:
             app.state.recommender = Recommender.load(model_dir)
@@ -203,6 +207,7 @@ def create_app(
         finally:
             if app.state.store is not None:
                 app.state.store.close()
+            blas.restore_original_limits()
 
     app = FastAPI(
         title="movierec",
