@@ -179,7 +179,7 @@ def test_clusters_table_json_plot_and_choose_k(trained, tmp_path) -> None:
         (["recommend", "--users", "nobody.csv"], r"expected 'all' or a file of user ids"),
         (["recommend", "--ratings", "missing.csv"], r"does not exist"),
         (["similar", "Forest Gump"], r"no movie titled"),
-        (["similar", "999999"], r"no movie titled '999999'"),
+        (["similar", "999999"], r"no movie with id 999999"),
         (["clusters", "-k", "500"], r"n_movies=\d+ should be >= k=500"),
         (["clusters", "--choose-k", "5-9"], r"expected A..B"),
         (["clusters", "--embedding", "genre"], r"embedding must be one of"),

@@ -103,9 +103,10 @@ def test_partial_title_gets_search_candidates(index: TitleIndex) -> None:
     assert info.value.candidates == ["Star Wars: Episode IV - A New Hope (1977)"]
 
 
-@pytest.mark.parametrize("query", ["", "   ", "zzzqqq", "999"])
-def test_unknown_raises(index: TitleIndex, query: str) -> None:
-    with pytest.raises(UnknownIdError):
+@pytest.mark.parametrize(("query", "message"), [("", "empty"), ("   ", "empty"), ("zzzqqq", "no movie titled"),
+                                                ("999", "no movie with id 999")])
+def test_unknown_raises(index: TitleIndex, query: str, message: str) -> None:
+    with pytest.raises(UnknownIdError, match=message):
         index.find(query)
 
 

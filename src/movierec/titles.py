@@ -155,10 +155,8 @@ class TitleIndex:
         positions = self._by_key.get(key)
         if positions is None:
             candidates = self._closest(text, key)
-            raise UnknownIdError(
-                f"no movie titled {text!r}" + (f"; closest: {'; '.join(candidates)}" if candidates else ""),
-                candidates,
-            )
+            what = f"no movie with id {text} or titled {text!r}" if text.isdigit() else f"no movie titled {text!r}"
+            raise UnknownIdError(what + (f"; closest: {'; '.join(candidates)}" if candidates else ""), candidates)
         rows, kinds = self._key_rows[positions], self._key_kind[positions]
         if year:
             matching = self._years[rows] == year
