@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,15 @@ class Catalog:
         return np.where(found, pos, -1).astype(np.int32)
 
     def genres_of(self, row: int) -> list[str]:
-        return [self.genre_names[j] for j in np.flatnonzero(self.genres[row])]
+        return list(self._genre_lists[row])
+
+    @cached_property
+    def _genre_lists(self) -> list[tuple[str, ...]]:
+        """Genre names of every movie, built once: ``movie()`` is on the server's hot path."""
+        rows, cols = np.nonzero(self.genres)
+        names = np.asarray(self.genre_names, dtype=object)[cols]
+        ends = np.cumsum(np.bincount(rows, minlength=len(self)))
+        return [tuple(part) for part in np.split(names, ends[:-1])]
 
     def genre_counts(self) -> dict[str, int]:
         return dict(zip(self.genre_names, self.genres.sum(axis=0).tolist()))
