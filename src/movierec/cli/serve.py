@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from platformdirs import user_data_dir
 
+from ..errors import MovierecError
 from .app import app, console
 
 DEFAULT_DB = Path(user_data_dir("movierec")) / "feedback.sqlite3"
@@ -67,10 +68,13 @@ def serve(
     Example: [bold]movierec train --data ml-latest-small -o model && movierec serve -m model[/bold]
     then open http://127.0.0.1:8000/
     """
-    import uvicorn
+    try:
+        import uvicorn
 
+        from ..serve.app import create_app
+    except ImportError as exc:
+        raise MovierecError(f"movierec serve needs the serve extra ({exc}); install it: pip install 'movierec[serve]'") from None
     from ..recommender import Recommender
-    from ..serve.app import create_app
     from ..serve.store import FeedbackStore
 
     with console.status(f"Loading the model in {model}…"):

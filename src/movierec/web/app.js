@@ -258,7 +258,7 @@ async function openMovie(movieId) {
     $("movie-meta").textContent = [describe(movie), rated].filter(Boolean).join(" · ");
     const holder = el("div", { "data-movie-id": movie.movie_id });
     holder._movie = movie;
-    holder.append(stars(movie));
+    holder.append(el("span", { class: "meta", text: "Your rating: " }), stars(movie));
     $("movie-rate").replaceChildren(holder);
     try {
       const similar = await api("GET", `/api/movies/${movieId}/similar?n=8&min_ratings=5`);
