@@ -227,3 +227,11 @@ def test_recommend_for_ratings_matches_the_library(trained) -> None:
     from_cli = ok_json("recommend", "-m", folder, "--rated", f"{toy}=5", "-n", 5)
     assert [r["movie_id"] for r in from_cli] == [r.movie_id for r in rec.recommend_for_ratings({toy: 5.0}, 5)]
     assert np.isfinite([r["score"] for r in from_cli]).all()
+
+
+def test_new_user_rating_an_untrained_movie_gets_a_note(trained) -> None:
+    data, _, folder = trained
+    unrated = np.setdiff1d(data.catalog.movie_ids, data.movie_vocab.ids)[0]
+    result = run("recommend", "-m", folder, "--rated", f"{unrated}=4", "--rated", "toy story=5", "-n", 3)
+    assert result.exit_code == 0, result.output
+    assert "no ratings in the training data" in " ".join(result.output.split())
