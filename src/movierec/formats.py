@@ -416,8 +416,9 @@ def read_movies_100k(files: ReleaseFiles) -> RawMovies:
     with files.opener("u.item")() as f:
         text = _decode(f.read())
     fields, numbers = _split_lines(text, label, "|", 5 + len(names))
-    flags = fields.iloc[:, 5:].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-    bad = np.argwhere(~np.isin(flags, (0, 1)))
+    text_flags = fields.iloc[:, 5:].to_numpy(object)
+    flags = text_flags == "1"
+    bad = np.argwhere(~flags & (text_flags != "0"))
     if bad.size:
         row, col = bad[0]
         raise DataError(
@@ -427,7 +428,7 @@ def read_movies_100k(files: ReleaseFiles) -> RawMovies:
     return RawMovies(
         fields[0].astype(np.int64).to_numpy(),
         fields[1].to_numpy(object),
-        genre_strings(flags.astype(bool), names),
+        genre_strings(flags, names),
         label,
         1,
     )
