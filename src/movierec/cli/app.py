@@ -63,7 +63,7 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         envvar="MOVIEREC_DATA",
-        help="Folder of downloaded releases [default: $MOVIEREC_DATA, else the user cache folder].",
+        help="Folder of downloaded releases \\[default: $MOVIEREC_DATA, else the user cache folder].",
         show_default=False,
     ),
 ]
