@@ -306,11 +306,12 @@ def cluster_table(report: ClusterReport) -> Table:
     )
     table.add_column("#", justify="right", style="dim")
     table.add_column("size", justify="right")
-    table.add_column("top genres", style="cyan")
+    table.add_column("genres")
     table.add_column("mean ★", justify="right")
     table.add_column("most-rated titles", overflow="fold")
     for c in report.clusters:
-        genres = "\n".join(f"{g} {share:.0%}" for g, share in c.top_genres)
+        genres = Text(c.name, style="bold")  # the map's legend names clusters the same way
+        genres.append("".join(f"\n{g} {share:.0%}" for g, share in c.top_genres), style="cyan")
         mean = "" if c.mean_rating is None else f"{c.mean_rating:.2f}"
         table.add_row(str(c.label + 1), str(c.size), genres, mean, "; ".join(short_title(t) for t in c.top_titles))
     return table
