@@ -14,6 +14,8 @@ from movierec import ModelError, load, random_holdout
 from movierec.metrics import rmse
 from movierec.models.baselines import Biases, GlobalMean, Popularity
 from movierec.models.bayesian import BayesianMF
+from movierec.models.blend import Blend
+from movierec.models.knn import ItemKNN
 from movierec.models.mf import BiasedMF
 from movierec.models.seed import SeedMF
 from movierec.synthetic import generate
@@ -184,6 +186,39 @@ def test_bayesmf_average_equals_mean_of_sample_predictions(split):
     np.testing.assert_allclose(model.predict(u, m), expected, rtol=1e-5, atol=1e-5)
 
 
+# -- knn and blend -------------------------------------------------------------------------
+def test_knn_similarity_is_shrunk_residual_correlation(split):
+    train = split.train
+    model = ItemKNN(neighbors=5, shrink=10.0).fit(train)
+    res = train.matrix(train.ratings - model.mean - model.user_bias[train.users] - model.movie_bias[train.movies]).toarray()
+    rated = train.matrix(np.ones(train.n_ratings, np.float32)).toarray() > 0
+    i = int(np.argmax(train.movie_counts()))
+    for j, sim in zip(model.neighbor_rows[i], model.neighbor_sims[i]):
+        both = rated[:, i] & rated[:, j]
+        a, b = res[both, i], res[both, j]
+        expected = a @ b / np.sqrt((a @ a) * (b @ b)) * both.sum() / (both.sum() + 10.0)
+        assert sim == pytest.approx(max(expected, 0.0), abs=1e-4)
+
+
+def test_knn_beats_biases_and_scores_agree(split, small):
+    model = ItemKNN().fit(split.train)
+    assert held_out_rmse(model, split) < 0.9 * held_out_rmse(Biases().fit(split.train), split)
+    users, movies = split.test.users[:40], split.test.movies[:40]
+    scores = model.score_users(users)
+    np.testing.assert_allclose(scores[np.arange(40), movies], model.predict(users, movies), rtol=1e-5, atol=1e-5)
+    rows = split.train.users == 7
+    np.testing.assert_allclose(model.fold_in(split.train.movies[rows], split.train.ratings[rows]), model.score_users(np.array([7]))[0], atol=1e-4)
+
+
+def test_blend_is_at_least_as_good_as_its_parts(split, synth):
+    model = Blend(factors=2, epochs=30, burn_in=10, device="cpu").fit(split.train)
+    blended = held_out_rmse(model, split)
+    parts = [held_out_rmse(model.bayes, split), held_out_rmse(model.knn, split)]
+    assert blended <= min(parts) + 0.002, (blended, parts)
+    assert blended <= 1.05 * synth.oracle_rmse
+    assert model.weights.shape == (3,) and model.weights[1] > 0
+
+
 # -- seed ----------------------------------------------------------------------------------
 def test_seed_runs_and_learns(small):
     events = []
@@ -205,6 +240,7 @@ FACTORIES = {
     "seed": lambda **kw: SeedMF(epochs=3, device="cpu", **kw),
     "mf": lambda **kw: BiasedMF(**MF, epochs=4, **kw),
     "bayesmf": lambda **kw: BayesianMF(factors=2, epochs=6, burn_in=2, device="cpu", **kw),
+    "blend": lambda **kw: Blend(factors=2, epochs=4, burn_in=1, device="cpu", **kw),
 }
 
 

@@ -15,6 +15,8 @@ _REGISTRY: dict[str, str] = {
     "seed": "seed:SeedMF",
     "mf": "mf:BiasedMF",
     "bayesmf": "bayesian:BayesianMF",
+    "knn": "knn:ItemKNN",
+    "blend": "blend:Blend",
     # ranking models
     "popularity": "baselines:Popularity",
     "ials": "ials:ImplicitALS",

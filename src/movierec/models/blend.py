@@ -1,0 +1,125 @@
+"""The strongest rating model: Bayesian MF and item kNN, blended by weights fit on held-out training ratings.
+
+rating ~ w0 + w1 * bayesmf(u, i) + w2 * knn(u, i)
+
+The two err differently (global taste factors vs local movie-to-movie evidence), so a linear
+blend beats both. The weights are least squares on a ``validation`` slice carved from the
+training ratings (never the test set) with both parts trained on the rest; then both parts
+are retrained on all training ratings and combined with those weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..errors import ModelError
+from ..splits import random_holdout
+from .base import Callback, RatingModel, TrainingEvent
+from .bayesian import BayesianMF
+from .knn import ItemKNN
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    factors: int = 32  # bayesmf
+    epochs: int = 110  # bayesmf Gibbs sweeps (twice: once for the weights, once on all ratings)
+    burn_in: int = 30  # bayesmf
+    thin: int = 2  # bayesmf
+    neighbors: int = 50  # knn
+    shrink: float = 100.0  # knn
+    validation: float = 0.1  # share of the training ratings that fits the blend weights
+    device: str = "auto"
+    seed: int = 42
+
+
+class Blend(RatingModel):
+    """w0 + w1 * Bayesian MF + w2 * item kNN (see the module docstring).
+
+    Fallbacks for an unknown user or movie (row -1) are the parts' (mean + the known side's
+    bias), blended with the same weights.
+    """
+
+    name = "blend"
+    Config = BlendConfig
+    state_attrs = ("weights",)
+    PARTS = ("bayesmf", "knn")
+
+    def _make_parts(self) -> tuple[BayesianMF, ItemKNN]:
+        c = self.config
+        bayes = BayesianMF(factors=c.factors, epochs=c.epochs, burn_in=c.burn_in, thin=c.thin, device=c.device, seed=c.seed)
+        return bayes, ItemKNN(neighbors=c.neighbors, shrink=c.shrink, seed=c.seed)
+
+    def fit(self, train: Dataset, callback: Callback | None = None) -> "Blend":
+        c = self.config
+        if not 0 < c.validation < 1:
+            raise ValueError(f"validation must be between 0 and 1 (exclusive), got {c.validation}")
+        if train.n_ratings < 20:
+            raise ModelError(f"blend needs at least 20 training ratings to fit its weights, got {train.n_ratings}")
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        self.interrupted = False
+        total = 2 * c.epochs
+
+        def relay(offset: int) -> Callback | None:
+            if callback is None:
+                return None
+            return lambda e: callback(TrainingEvent(offset + e.epoch, total, e.loss, e.validation, e.metric))
+
+        fit_on, held = random_holdout(train, c.validation, seed=c.seed)
+        self.bayes, self.knn = self._make_parts()
+        self.bayes.fit(fit_on, relay(0))
+        self.knn.fit(fit_on)
+        design = np.column_stack([np.ones(held.n_ratings), self.bayes.predict(held.users, held.movies), self.knn.predict(held.users, held.movies)])
+        self.weights = np.linalg.lstsq(design.astype(np.float64), held.ratings.astype(np.float64), rcond=None)[0].astype(np.float32)
+        if self.bayes.interrupted or self.knn.interrupted:  # Ctrl-C: keep the first-phase parts
+            self.interrupted = True
+            return self
+        bayes, knn = self._make_parts()
+        bayes.fit(train, relay(c.epochs))
+        if not bayes.interrupted:
+            knn.fit(train)
+        if bayes.interrupted or knn.interrupted:  # keep the complete first-phase parts
+            self.interrupted = True
+            return self
+        self.bayes, self.knn = bayes, knn
+        return self
+
+    # -- persistence: the parts' arrays, prefixed -----------------------------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        state = super().get_state()
+        for prefix, part in zip(self.PARTS, (self.bayes, self.knn)):
+            state.update({f"{prefix}.{k}": v for k, v in part.get_state().items()})
+        return state
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Blend":
+        model = super().from_state(params, state)
+        bayes, knn = model._make_parts()
+        parts = []
+        for prefix, part in zip(cls.PARTS, (bayes, knn)):
+            sub = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
+            parts.append(type(part).from_state(part.get_params(), sub))
+        model.bayes, model.knn = parts
+        return model
+
+    # -- scoring -------------------------------------------------------------------------
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        w = self.weights
+        return (w[0] + w[1] * self.bayes.predict(users, movies) + w[2] * self.knn.predict(users, movies)).astype(np.float32)
+
+    def score_users(self, users: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        w = self.weights
+        return (w[0] + w[1] * self.bayes.score_users(users) + w[2] * self.knn.score_users(users)).astype(np.float32)
+
+    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        w = self.weights
+        return (w[0] + w[1] * self.bayes.fold_in(movies, ratings) + w[2] * self.knn.fold_in(movies, ratings)).astype(np.float32)
+
+    def movie_embeddings(self) -> np.ndarray:
+        return self.bayes.movie_embeddings()
