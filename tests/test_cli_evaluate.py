@@ -127,3 +127,28 @@ def test_real_release_default_models(shared_data):
     rows = {row["model"]: row for row in _json(result)["rows"]}
     assert 0.80 < rows["biases"]["rmse"] < 0.95  # the damped-bias baseline on ml-latest-small
     assert rows["popularity"]["precision@10"] > rows["biases"]["precision@10"]
+
+
+def test_official_ml100k_split_and_explicit_files(tmp_path):
+    from movierec.splits import random_holdout
+
+    data = generate(n_users=60, n_movies=200, n_ratings=1500, step=1.0, seed=8).dataset
+    folder = write_release(data, tmp_path / "ml-100k", "100k")
+    part = random_holdout(data, 0.2, 3)
+    for name, piece in (("u1.base", part.train), ("u1.test", part.test)):
+        lines = zip(piece.user_vocab.ids[piece.users], piece.movie_vocab.ids[piece.movies], piece.ratings.astype(int))
+        (folder / name).write_text("".join(f"{u}\t{m}\t{r}\t0\n" for u, m, r in lines))
+
+    out = _json(runner.invoke(app, ["evaluate", "-d", str(folder), "-m", "biases", "--split", "u1", "--json"]))
+    assert out["rating_split"] == "ml-100k official split u1 (u1.base / u1.test)"
+    official = out["rows"][0]["rmse"]
+
+    args = ["evaluate", "-m", "biases", "--train", str(folder / "u1.base"), "--test", str(folder / "u1.test"), "--json"]
+    out = _json(runner.invoke(app, args))
+    assert out["rating_split"] == "files u1.base (train) / u1.test (test)"
+    assert out["rows"][0]["rmse"] == pytest.approx(official, abs=1e-6)  # the same ratings, the same model
+
+    _one_line_error(
+        runner.invoke(app, ["evaluate", "-d", str(folder), "-m", "biases", "--split", "u3"]), "no u3.base/u3.test"
+    )
+    _one_line_error(runner.invoke(app, [*args[:-1], "--split", "kfold"]), "--train/--test are the split: drop --split")

@@ -157,3 +157,87 @@ def test_kfold_is_lazy_but_checks_arguments_at_once(tiny):
 def test_bad_arguments(tiny, call, message):
     with pytest.raises(ValueError, match=message):
         call(tiny)
+
+
+# -- splits stored in files ---------------------------------------------------------------------
+def _write_lines(path, part: Dataset, sep: str = "\t") -> None:
+    """Ratings as headerless ``user sep movie sep rating sep time`` lines, like ml-100k's u1.base."""
+    import pandas as pd
+
+    pd.DataFrame(
+        {
+            "u": part.user_vocab.ids[part.users],
+            "m": part.movie_vocab.ids[part.movies],
+            "r": part.ratings.astype(int) if part.rating_scale[0] == 1 else part.ratings,
+            "t": part.timestamps,
+        }
+    ).to_csv(path, sep=sep, header=False, index=False)
+
+
+def _keys(part: Dataset) -> set[tuple[int, int]]:
+    return set(zip(part.user_vocab.ids[part.users].tolist(), part.movie_vocab.ids[part.movies].tolist()))
+
+
+@pytest.fixture
+def release_100k(tmp_path):
+    """A synthetic release in ml-100k's layout with a u1.base / u1.test pair, and the parts written."""
+    from movierec.formats import write_release
+    from movierec.synthetic import generate
+
+    data = generate(n_users=40, n_movies=80, n_ratings=500, step=1.0, seed=2).dataset
+    folder = write_release(data, tmp_path / "ml-100k", "100k")
+    part = random_holdout(data, 0.2, 9)
+    _write_lines(folder / "u1.base", part.train)
+    _write_lines(folder / "u1.test", part.test)
+    return folder, part
+
+
+def test_official_split_reads_base_and_test(release_100k, monkeypatch, tmp_path):
+    from movierec import load
+    from movierec.splits import official_split
+
+    monkeypatch.setenv("MOVIEREC_CACHE", str(tmp_path / "cache"))
+    folder, written = release_100k
+    data = load(folder)
+    split = official_split(data, folder, "u1")
+    assert _keys(split.train) == _keys(written.train) and _keys(split.test) == _keys(written.test)
+    assert split.train.user_vocab == data.user_vocab and split.test.movie_vocab == data.movie_vocab
+    assert split.train.n_ratings + split.test.n_ratings == data.n_ratings
+    assert split.test.rating_scale == (1.0, 5.0)
+    assert sorted(split.test.ratings.tolist()) == sorted(written.test.ratings.tolist())
+
+
+def test_official_split_missing_files_says_which_releases_have_them(release_100k, monkeypatch, tmp_path):
+    from movierec import load
+    from movierec.errors import DataError
+    from movierec.splits import official_split
+
+    monkeypatch.setenv("MOVIEREC_CACHE", str(tmp_path / "cache"))
+    folder, _ = release_100k
+    with pytest.raises(DataError, match="no u2.base/u2.test: official splits exist only in ml-100k"):
+        official_split(load(folder), folder, "u2")
+    with pytest.raises(ValueError, match="unknown official split 'u9'"):
+        official_split(load(folder), folder, "u9")
+
+
+def test_file_split_shares_vocabularies_across_formats(tmp_path):
+    from movierec.splits import file_split
+
+    (tmp_path / "train.csv").write_text("userId,movieId,rating,timestamp\n1,10,4,5\n2,10,3,6\n2,20,5,7\n")
+    _write_lines(tmp_path / "test.tsv", Dataset.from_ids(np.array([1, 3]), np.array([20, 30]), np.array([2.0, 4.0])))
+    split = file_split(tmp_path / "train.csv", tmp_path / "test.tsv")
+    assert split.train.user_vocab.ids.tolist() == [1, 2, 3] and split.test.movie_vocab.ids.tolist() == [10, 20, 30]
+    assert _keys(split.train) == {(1, 10), (2, 10), (2, 20)} and _keys(split.test) == {(1, 20), (3, 30)}
+    assert split.train.rating_scale == (1.0, 5.0)  # whole stars only
+
+
+def test_file_split_bad_files(tmp_path):
+    from movierec.errors import DataError
+    from movierec.splits import file_split
+
+    (tmp_path / "a.csv").write_text("userId,movieId,rating\n1,10,4.5\n")
+    (tmp_path / "b.txt").write_text("1 10 4\n")
+    with pytest.raises(DataError, match="does not exist"):
+        file_split(tmp_path / "a.csv", tmp_path / "missing.csv")
+    with pytest.raises(DataError, match="expected a header userId,movieId,rating"):
+        file_split(tmp_path / "a.csv", tmp_path / "b.txt")

@@ -12,20 +12,24 @@ temporal   the latest ``test_fraction`` of all ratings, or those at/after a time
 last       each user's last ``n`` ratings (leave-last-out)
 =========  ==========================================================================
 
-ml-100k's official u1..u5/ua/ub splits and explicit train/test files come from files on disk
-and live in :mod:`movierec.loading`.
+From files: ml-100k's official splits (:func:`official_split`: u1..u5, five disjoint 20% test
+folds; ua/ub, ten ratings per user held out) and explicit train/test files (:func:`file_split`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from .dataset import Dataset
+from .errors import DataError
 
 SPLIT_NAMES = ("random", "user", "kfold", "temporal", "last")
+OFFICIAL_SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")  # ml-100k's <name>.base / <name>.test
 
 
 class Split(NamedTuple):
@@ -123,3 +127,85 @@ def make_splits(
     if name == "last":
         return iter([last_n(data, n)])
     raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLIT_NAMES)}")
+
+
+# -- splits stored in files ---------------------------------------------------------------------
+def official_split(data: Dataset, release: str | os.PathLike, name: str) -> Split:
+    """ml-100k's own split ``name`` (u1..u5, ua, ub) of ``data``, the release loaded from the zip or
+    folder ``release``: its ``<name>.base`` is the train part and ``<name>.test`` the test part."""
+    from .formats import open_release, read_ratings_delimited
+
+    if name not in OFFICIAL_SPLITS:
+        raise ValueError(f"unknown official split {name!r}; expected one of {', '.join(OFFICIAL_SPLITS)}")
+    with open_release(release) as files:
+        if not (files.has(f"{name}.base") and files.has(f"{name}.test")):
+            raise DataError(
+                f"{release} has no {name}.base/{name}.test: official splits exist only in ml-100k; "
+                "use --split random, user, kfold, temporal or last for other releases"
+            )
+        parts = [
+            read_ratings_delimited(files.opener(f"{name}.{part}"), files.label(f"{name}.{part}"), "\t")
+            for part in ("base", "test")
+        ]
+    train, test = (_on_vocabularies(data, raw) for raw in parts)
+    return Split(train, test)
+
+
+def _on_vocabularies(data: Dataset, raw) -> Dataset:
+    """Parsed ratings re-indexed on ``data``'s vocabularies (every id must be in ``data``)."""
+    users = data.user_vocab.index(raw.user_ids, missing="negative")
+    movies = data.movie_vocab.index(raw.movie_ids, missing="negative")
+    bad = np.flatnonzero((users < 0) | (movies < 0))
+    if bad.size:
+        row = int(bad[0])
+        raise DataError(
+            f"{raw.label} line {raw.line(row)}: user {int(raw.user_ids[row])} / movie {int(raw.movie_ids[row])} "
+            f"is not among the release's ratings; expected the split files of the same release"
+        )
+    return data.with_ratings(users, movies, raw.ratings, raw.timestamps)
+
+
+def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
+    """A split given as two ratings files: CSV with a ``userId,movieId,rating[,timestamp]`` header,
+    or headerless ``user<TAB>movie<TAB>rating<TAB>time`` (u1.base) or ``::``-separated lines.
+
+    Both parts share vocabularies over the ids of both files; the rating scale is 1-5 when every
+    rating is a whole star, else 0.5-5 (widened to the data if needed); movies get placeholder titles.
+    """
+    from .catalog import Catalog
+
+    parts = [_read_ratings_file(Path(path)) for path in (train, test)]
+    both = [np.concatenate([getattr(p, f) for p in parts]) for f in ("user_ids", "movie_ids", "ratings", "timestamps")]
+    low, high = float(both[2].min()), float(both[2].max())
+    whole = bool(np.all(both[2] == np.round(both[2])))
+    scale = (1.0, 5.0) if whole and low >= 1 and high <= 5 else (min(low, 0.5), max(high, 5.0))  # MovieLens' two scales
+    data = Dataset.from_ids(
+        *both[:3], both[3], catalog=Catalog.placeholder(both[1]), name=Path(train).stem, rating_scale=scale,
+        source=f"{train} + {test}",
+    )
+    in_train = np.arange(data.n_ratings) < parts[0].ratings.size
+    return _split(data, ~in_train)
+
+
+def _read_ratings_file(path: Path):
+    from .formats import read_ratings_csv, read_ratings_delimited
+
+    if not path.is_file():
+        raise DataError(f"ratings file {path} does not exist: expected a CSV (userId,movieId,rating[,timestamp]) or u.data-style lines")
+    with open(path, "rb") as f:
+        first = f.readline().decode("utf-8", errors="replace")
+    opener, label = (lambda: open(path, "rb")), str(path)
+    if "userId" in first:
+        raw = read_ratings_csv(opener, label)
+    elif "::" in first:
+        raw = read_ratings_delimited(opener, label, "::")
+    elif "\t" in first:
+        raw = read_ratings_delimited(opener, label, "\t")
+    else:
+        raise DataError(
+            f"{path} line 1: expected a header userId,movieId,rating[,timestamp], or tab- or ::-separated "
+            f"user, movie, rating, timestamp fields; found {first.strip()[:60]!r}"
+        )
+    if raw.ratings.size == 0:
+        raise DataError(f"{path}: expected at least one rating, found none")
+    return raw

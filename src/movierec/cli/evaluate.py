@@ -14,14 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .. import evaluation
-from ..loading import DEFAULT_RELEASE
+from ..loading import DEFAULT_RELEASE, resolve
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
-from ..splits import SPLIT_NAMES, Split, make_splits
+from ..splits import OFFICIAL_SPLITS as OFFICIAL, SPLIT_NAMES, Split, file_split, make_splits, official_split
 from .app import DataDirOption, DataOption, JsonOption, app, console, err_console
 from .train import _load_with_notes, parse_params
 
 AUTO = "auto"
-OFFICIAL = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")  # ml-100k's own train/test files
 DEFAULT_MODELS = ",".join(dict.fromkeys(("biases", DEFAULT_RATING, "popularity", DEFAULT_RANKING)))
 LOWER_IS_BETTER = {"rmse", "mae", "fit_s"}
 
@@ -35,23 +34,6 @@ def _describe(name: str, fraction: float, seed: int, folds: int, last: int) -> s
         "temporal": f"temporal: latest {round(100 * fraction)}% of ratings held out",
         "last": f"each user's last {last} rating{'s' if last > 1 else ''} held out",
     }.get(name, name)
-
-
-def _file_splits(split: str, data: str, data_dir: Path | None, train: Path | None, test: Path | None) -> Split:
-    """ml-100k's official splits and explicit train/test files, read by the data layer."""
-    from .. import loading
-
-    if train is not None or test is not None:
-        if train is None or test is None:
-            raise ValueError("--train and --test go together: give both files, e.g. --train u1.base --test u1.test")
-        reader = getattr(loading, "load_train_test", None)
-        if reader is None:
-            raise ValueError("explicit --train/--test files are not supported by this movierec build's data layer yet")
-        return Split(*reader(train, test))
-    reader = getattr(loading, "load_official_split", None)
-    if reader is None:
-        raise ValueError(f"--split {split} (ml-100k's official split) is not supported by this movierec build's data layer yet")
-    return Split(*reader(data, split, data_dir))
 
 
 @app.command()
@@ -75,7 +57,12 @@ def evaluate(
         ),
     ] = AUTO,
     train: Annotated[
-        Path | None, typer.Option("--train", help="Explicit training ratings file (with --test) instead of a split.")
+        Path | None,
+        typer.Option(
+            "--train",
+            help="Training ratings file (with --test) instead of a split: a CSV with a userId,movieId,rating"
+            "[,timestamp] header, or u.data-style tab- or ::-separated lines.",
+        ),
     ] = None,
     test: Annotated[Path | None, typer.Option("--test", help="Explicit test ratings file (with --train).")] = None,
     folds: Annotated[int, typer.Option(min=2, help="Number of folds of --split kfold.")] = 5,
@@ -110,6 +97,8 @@ def evaluate(
     Example: [bold]movierec evaluate -d ml-100k -m mf,ials --split kfold --folds 5 --json[/bold]
 
     Example: [bold]movierec evaluate -d ml-100k -m mf --split u1 -p mf.epochs=10[/bold]
+
+    Example: [bold]movierec evaluate -m biases,mf --train train.csv --test test.csv[/bold]
     """
     from ..models.base import resolve_device
 
@@ -122,7 +111,11 @@ def evaluate(
         model_class(name)  # unknown names: one clear line before anything loads
     split = split.strip().lower()
     explicit = train is not None or test is not None
-    if split not in (AUTO, *SPLIT_NAMES, *OFFICIAL) and not explicit:
+    if explicit and (train is None or test is None):
+        raise ValueError("--train and --test go together: give both files, e.g. --train u1.base --test u1.test")
+    if explicit and split != AUTO:
+        raise ValueError(f"--train/--test are the split: drop --split {split}")
+    if split not in (AUTO, *SPLIT_NAMES, *OFFICIAL):
         raise ValueError(
             f"unknown split {split!r}; expected auto, {', '.join(SPLIT_NAMES)}, {', '.join(OFFICIAL)} "
             "(or --train and --test files)"
@@ -139,16 +132,18 @@ def evaluate(
     # The splits, and how many fits the progress bar counts.
     n_rating = sum(model_class(n).kind == "rating" for n in names)
     ranking_splits: Iterator[Split] | None = None
-    if explicit or split in OFFICIAL:
-        splits: Any = _file_splits(split, data, data_dir, train, test)
-        label = f"files {train} / {test}" if explicit else f"ml-100k official split {split}"
-        ranking_label, n_fits = label, len(names)
+    if explicit:
+        splits: Any = file_split(train, test)
+        label = ranking_label = f"files {train.name} (train) / {test.name} (test)"
+        n_fits = len(names)
     else:
         with console.status(f"Loading {data}…"):
             dataset = _load_with_notes(data, data_dir, None)
-        if not as_json:
-            console.print(dataset, highlight=False)
-        if split == AUTO:
+        if split in OFFICIAL:
+            splits = official_split(dataset, resolve(data, data_dir, download=False), split)
+            label = ranking_label = f"ml-100k official split {split} ({split}.base / {split}.test)"
+            n_fits = len(names)
+        elif split == AUTO:
             splits = make_splits(dataset, "random", test_fraction, seed)
             ranking_splits = make_splits(dataset, "user", test_fraction, seed)
             label = _describe("random", test_fraction, seed, folds, last)
@@ -158,6 +153,8 @@ def evaluate(
             splits = make_splits(dataset, split, test_fraction, seed, folds, last)
             label = ranking_label = _describe(split, test_fraction, seed, folds, last)
             n_fits = len(names) * (folds if split == "kfold" else 1)
+        if not as_json:
+            console.print(dataset, highlight=False)
 
     progress = Progress(
         TextColumn("{task.description}"),
