@@ -39,6 +39,6 @@ def _trained():
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case):
     case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
