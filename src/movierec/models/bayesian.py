@@ -88,10 +88,10 @@ def sample_prior(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
 @dataclass(frozen=True)
 class BayesianMFConfig:
     factors: int = 32
-    epochs: int = 110  # Gibbs sweeps in all (one sweep samples users, then movies)
+    epochs: int = 200  # Gibbs sweeps in all (one sweep samples users, then movies)
     burn_in: int = 30  # first sweeps discarded (at most half of epochs) while the chain forgets its start
     thin: int = 2  # keep every thin-th sweep after burn-in; each kept sample is stored (memory)
-    init_epochs: int = 5  # ALS sweeps (mf) for the chain's starting point; 0: random start
+    init_epochs: int = 0  # ALS sweeps (mf) for the chain's starting point; 0: biases + random factors
     init_scale: float = 0.1  # std of the random initial factors
     block_size: int = 1 << 20  # ratings per padded block: bounds memory on large datasets
     device: str = "auto"

@@ -26,7 +26,7 @@ from .knn import ItemKNN
 @dataclass(frozen=True)
 class BlendConfig:
     factors: int = 32  # bayesmf
-    epochs: int = 110  # bayesmf Gibbs sweeps (twice: once for the weights, once on all ratings)
+    epochs: int = 200  # bayesmf Gibbs sweeps (twice: once for the weights, once on all ratings)
     burn_in: int = 30  # bayesmf
     thin: int = 2  # bayesmf
     neighbors: int = 50  # knn
