@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from movierec import Catalog, DataError
-from movierec.clusters import choose_k, cluster_movies, coherence, purity, rarest_genre
+from movierec.clusters import choose_k, cluster_movies, coherence, elbow, purity, rarest_genre
 from movierec.plot import plot_clusters
 
 GENRES = ("Action", "Animation", "Documentary", "Horror", "Romance", "Western")
@@ -127,3 +127,9 @@ def test_plot_writes_a_png(tmp_path, rng) -> None:
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
     with pytest.raises(OSError, match="does not exist"):
         plot_clusters(report, catalog, tmp_path / "missing" / "map.png")
+
+
+def test_elbow_is_the_point_farthest_below_the_chord() -> None:
+    assert elbow([3, 4, 5, 6, 7, 8, 9], [100, 80, 60, 40, 38, 37, 36]) == 6
+    assert elbow([2, 3, 4], [10, 9, 8]) == 2  # a straight line has no elbow: the first k
+    assert elbow([5, 10], [3.0, 1.0]) == 5

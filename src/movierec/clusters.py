@@ -277,7 +277,7 @@ def _name(shares: np.ndarray, overall: np.ndarray, genre_names: list[str]) -> st
 
 @dataclass(frozen=True)
 class KChoice:
-    """Inertia and silhouette per k; ``suggested`` is the k with the best silhouette."""
+    """Inertia and silhouette per k; ``suggested`` is the elbow of the inertia curve."""
 
     ks: list[int]
     inertia: list[float]
@@ -303,10 +303,13 @@ def choose_k(
     sample_size: int = 3000,
     callback=None,
 ) -> KChoice:
-    """Fit KMeans for each k in ``ks``; report inertia (elbow) and silhouette (cosine).
+    """Fit KMeans for each k in ``ks``; report inertia and silhouette, and suggest a k.
 
-    Silhouette is quadratic in the number of movies, so above ``sample_size`` movies it is
-    estimated on a seeded sample. ``callback(k)`` is called after each k (progress bars).
+    The suggestion is the elbow of the inertia curve: the k lying farthest below the straight
+    line from the first k's inertia to the last one's (the "kneedle" rule). Silhouette is
+    reported alongside but not used: on movie embeddings it is small everywhere and usually
+    favours the smallest k. It is quadratic in the number of movies, so above ``sample_size``
+    movies it is estimated on a seeded sample. ``callback(k)`` is called after each k.
     """
     ks = sorted(set(int(k) for k in ks))
     if not ks:
@@ -330,8 +333,16 @@ def choose_k(
         )
         if callback is not None:
             callback(k)
-    best = ks[int(np.nanargmax(silhouette))] if np.isfinite(silhouette).any() else ks[0]
-    return KChoice(ks, inertia, silhouette, best)
+    return KChoice(ks, inertia, silhouette, elbow(ks, inertia))
+
+
+def elbow(ks: list[int], inertia: list[float]) -> int:
+    """The k farthest below the chord joining the first and last points of the inertia curve."""
+    k, y = np.asarray(ks, np.float64), np.asarray(inertia, np.float64)
+    if k.size < 3 or y[0] == y[-1]:
+        return int(k[0])
+    chord = y[0] + (y[-1] - y[0]) * (k - k[0]) / (k[-1] - k[0])
+    return int(k[np.argmax(chord - y)])
 
 
 EMBEDDINGS = ("auto", "rating", "ranking")
