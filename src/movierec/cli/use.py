@@ -327,15 +327,13 @@ def coherence_line(report: ClusterReport) -> str:
 
 
 def _k_table(choice: KChoice) -> Table:
-    table = Table(title="Choosing k", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption="suggested: the elbow of inertia (farthest below the line from the first k to the last)",
-                  caption_justify="left")
+    table = Table(title="Choosing k", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("k", justify="right")
     table.add_column("inertia", justify="right")
     table.add_column("silhouette", justify="right")
     table.add_column("")
     for k, inertia, sil in zip(choice.ks, choice.inertia, choice.silhouette):
-        mark = "← suggested" if k == choice.suggested else ""
+        mark = "← suggested: the elbow of inertia" if k == choice.suggested else ""
         table.add_row(str(k), f"{inertia:,.1f}", f"{sil:.4f}", mark)
     return table
 
