@@ -18,12 +18,14 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -87,12 +89,14 @@ def request_mix(base: str, n: int, seed: int) -> list[tuple[str, str, dict | Non
     """(method, path, body) for ``n`` requests: 30% user top-N, 20% fold-in, 30% search, 20% similar."""
     rng = np.random.default_rng(seed)
     health = httpx.get(f"{base}/api/health").json()
-    # Real ids from the API: users 1..610 exist in ml-latest-small; movies from popular searches.
-    words = ["star", "love", "man", "war", "the", "day", "night", "king", "story", "life", "matrix", "dark"]
-    movies: list[int] = []
-    for w in words:
-        movies += [m["movie_id"] for m in httpx.get(f"{base}/api/movies", params={"q": w, "limit": 50}).json()["results"]]
-    movies = sorted(set(movies))
+    # Users: ml-latest-small numbers them 1..610. Real ids from the API: movies found by a few searches; queries are words of their titles,
+    # so most searches differ (the server caches repeated answers; this keeps the mix honest).
+    seeds = ["star", "love", "man", "war", "the", "day", "night", "king", "story", "life", "matrix", "dark"]
+    found: list[dict] = []
+    for w in seeds:
+        found += httpx.get(f"{base}/api/movies", params={"q": w, "limit": 100}).json()["results"]
+    movies = sorted({m["movie_id"] for m in found})
+    words = sorted({w for m in found for w in re.findall(r"[a-z]{3,}", m["title"].lower())})
     users = np.arange(1, health["users"] + 1)
     kinds = rng.choice(4, size=n, p=[0.3, 0.2, 0.3, 0.2])
     out = []
@@ -105,7 +109,7 @@ def request_mix(base: str, n: int, seed: int) -> list[tuple[str, str, dict | Non
             body = {"ratings": [{"movie_id": m, "rating": s} for m, s in zip(picks, stars)], "n": 10}
             out.append(("POST", "/api/recommendations", json.dumps(body).encode()))
         elif kind == 2:
-            out.append(("GET", f"/api/movies?q={rng.choice(words)}&limit=10", None))
+            out.append(("GET", f"/api/movies?q={quote(str(rng.choice(words)))}&limit=10", None))
         else:
             out.append(("GET", f"/api/movies/{rng.choice(movies)}/similar?n=10", None))
     return out

@@ -95,6 +95,17 @@ def test_rate_five_movies_get_recommendations_and_keep_them_after_reload(server,
     # The cluster map drew its points.
     page.wait_for_function("document.getElementById('map-status').textContent.includes('movies rated at least')")
     assert page.locator("#map-legend > li").count() >= 2
+    # Hovering a dot names the movie; clicking it opens the movie panel.
+    page.locator("#map").scroll_into_view_if_needed()
+    point = page.evaluate(
+        """() => { const c = document.getElementById('map'), r = c.getBoundingClientRect(), p = map.points[0];
+                   return {x: r.left + p.cx * r.width / c.width, y: r.top + p.cy * r.height / c.height, title: p.title}; }"""
+    )
+    page.mouse.move(point["x"], point["y"])
+    assert page.locator("#map-tip").inner_text() == point["title"]
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_function(f"document.getElementById('movie-title').textContent === {point['title']!r}")
+    page.keyboard.press("Escape")
     page.screenshot(path=str(tmp_path / "movierec.png"), full_page=True)
 
     page.reload()
