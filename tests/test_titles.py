@@ -145,3 +145,24 @@ def test_counts_shape_checked() -> None:
     catalog = Catalog.from_frame([1, 2], ["A (1990)", "B (1991)"], None)
     with pytest.raises(ValueError, match="one entry per catalog movie"):
         TitleIndex(catalog, np.zeros(3))
+
+
+def test_every_real_title_is_found_as_written_and_as_said(shared_data) -> None:
+    """On ml-latest-small: "Matrix, The (1999)" and "The Matrix (1999)" both find movie 2571."""
+    from collections import Counter
+
+    from movierec import load
+    from movierec.titles import short_title
+
+    catalog = load("ml-latest-small", shared_data).catalog
+    index = TitleIndex(catalog)
+    repeated = {t for t, n in Counter(catalog.titles.tolist()).items() if n > 1}  # a few titles occur twice
+    assert 0 < len(repeated) < 10
+    wrong = []
+    for movie, title, year in zip(catalog.movie_ids.tolist(), catalog.titles.tolist(), catalog.years.tolist()):
+        if title in repeated:
+            continue
+        said = short_title(title) + (f" ({year})" if year else "")
+        wrong += [query for query in (title, said) if index.find(query) != movie]
+    assert wrong == []
+    assert index.find("The Matrix (1999)") == 2571 and index.find("Das Boot") == index.find("Boot, Das")
