@@ -169,7 +169,7 @@ class BiasedMFConfig:
     weighted: bool = True  # ALS-WR: scale the penalty by each user's / movie's rating count
     epochs: int = 20  # maximum ALS sweeps (one sweep solves users, then movies)
     patience: int = 2  # stop after this many sweeps without validation improvement...
-    tol: float = 2e-4  # ...by more than this (RMSE): the last sweeps of ALS gain almost nothing
+    tol: float = 5e-4  # ...by more than this (RMSE): the last sweeps of ALS gain almost nothing
     validation: float = 0.05  # share of the training ratings held out to choose the sweep count
     refit_sweeps: int = 2  # then this many sweeps on all training ratings, from the best state
     cg_steps: int = 3  # conjugate-gradient steps per ALS half-sweep (warm-started)
