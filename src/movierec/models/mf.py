@@ -3,11 +3,11 @@
 rating ~ mean + user bias + movie bias + user factors . movie factors
 
 With the movie side fixed, each user's [bias, factors] is a small ridge regression, and
-vice versa; ALS solves all of them at once as a batch of (k+1)x(k+1) Cholesky systems.
-The Gram matrices are built from *padded blocks* of ratings grouped by entity, sorted by
-rating count so padding stays small, and sized so a block never holds more than
-``block_size`` ratings: memory is bounded whatever the number of ratings (25M fits in a
-few GB), and there is no per-rating outer product.
+vice versa; ALS solves all of them at once, by a few warm-started conjugate-gradient steps
+per half-sweep over *padded blocks* of ratings grouped by entity. Blocks are sorted by
+rating count so padding stays small, and never hold more than ``block_size`` ratings:
+memory is bounded whatever the number of ratings (25M fits in a few GB), with no
+per-rating outer product and no Python loop over users or ratings.
 """
 
 from __future__ import annotations
