@@ -42,7 +42,9 @@ ProfileIdPath = Annotated[
     str, PathParam(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="The secret profile id.")
 ]
 N = Annotated[int, Query(ge=1, le=schemas.MAX_N, description="How many movies.")]
-Genres = Annotated[list[str], Query(max_length=32, description="Keep movies of any of these genres (repeat).")]
+Genres = Annotated[
+    list[str], Query(max_length=32, description="Keep movies having all of these genres (repeat the parameter).")
+]
 YearFrom = Annotated[int | None, Query(ge=1800, le=2200, description="Oldest release year kept.")]
 YearTo = Annotated[int | None, Query(ge=1800, le=2200, description="Newest release year kept.")]
 

@@ -73,7 +73,7 @@ class RatingValue(BaseModel):
 
 
 class Filters(BaseModel):
-    """The filters of ``movierec recommend``: genres (any of) and a year range."""
+    """The filters of the CLI's recommendations: genres (a movie must have all) and a year range."""
 
     n: int = Field(10, ge=1, le=MAX_N, description="How many recommendations.")
     genres: list[Annotated[str, Field(max_length=64)]] = Field([], max_length=32)
