@@ -10,7 +10,7 @@ import pytest
 from movierec import Dataset
 from movierec.evaluation import evaluate, rating_scores
 from movierec.models import make_model
-from movierec.splits import Split, kfold, random_holdout, user_holdout
+from movierec.splits import Split, kfold, random_holdout, temporal, user_holdout
 from movierec.synthetic import generate
 
 
@@ -148,6 +148,11 @@ def test_bad_requests_fail_before_or_at_training(tiny, kwargs, message):
 def test_no_splits_is_an_error():
     with pytest.raises(ValueError, match="no splits to evaluate on"):
         evaluate(["mean"], iter([]))
+
+
+def test_an_empty_test_part_is_an_error(tiny):
+    with pytest.raises(ValueError, match="has 12 train and 0 test ratings; expected both parts non-empty"):
+        evaluate(["mean"], temporal(tiny, at=10**9))
 
 
 def test_planted_taste_lets_a_personal_ranker_beat_popularity():

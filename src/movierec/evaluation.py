@@ -104,6 +104,11 @@ def evaluate(
     separate = ranking_splits is not None
 
     def run(split: Split, fold: int, purpose: str, names: list[str]) -> None:
+        if split.train.n_ratings == 0 or split.test.n_ratings == 0:
+            raise ValueError(
+                f"split {fold + 1} has {split.train.n_ratings:,} train and {split.test.n_ratings:,} test ratings; "
+                "expected both parts non-empty: use a larger test fraction or more data"
+            )
         for name in names:
             def callback(event: TrainingEvent, name=name) -> None:
                 if progress is not None:
