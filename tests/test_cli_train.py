@@ -155,3 +155,18 @@ def test_ctrl_c_saves_the_best_model_so_far(release, tmp_path, monkeypatch):
     assert "Stopped early" in result.output
     rec = Recommender.load(out)
     assert rec.info["models"]["rating"]["interrupted"] and rec.info["training"]["interrupted"]
+
+
+def test_train_folds_in_server_feedback(release, tmp_path):
+    from movierec.serve.store import FeedbackStore
+
+    data, folder = release
+    with FeedbackStore(tmp_path / "feedback.sqlite3") as store:
+        profile = store.create_profile()
+        store.set_ratings(profile, {int(data.movie_vocab.ids[0]): 5.0, int(data.movie_vocab.ids[1]): 3.5})
+    out = tmp_path / "m"
+    args = ["train", "-d", str(folder), "--rating", "biases", "--ranking", "popularity", "--no-holdout"]
+    result = runner.invoke(app, [*args, "--feedback", str(tmp_path / "feedback.sqlite3"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    counts = Recommender.load(out).info["counts"]
+    assert (counts["users"], counts["ratings"]) == (data.n_users + 1, data.n_ratings + 2)
