@@ -360,7 +360,7 @@ def _select(rng, users, movies, n_ratings, n_users, selection, movie_bias, user_
     if selection > 0:
         for s in range(0, users.size, _CHUNK):
             u, m = users[s : s + _CHUNK], movies[s : s + _CHUNK]
-            affinity = movie_bias[m] + np.einsum("ij,ij->i", user_factors[u], movie_factors[m])
+            affinity = movie_bias[m] + _dot(user_factors, movie_factors, u, m)
             priority[s : s + _CHUNK] += np.float32(selection) * affinity
     counts = np.bincount(users, minlength=n_users)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -377,6 +377,11 @@ def _true_ratings(mu, user_bias, movie_bias, user_factors, movie_factors, users,
     for s in range(0, users.size, _CHUNK):
         u, m = users[s : s + _CHUNK], movies[s : s + _CHUNK]
         out[s : s + _CHUNK] = (
-            mu + user_bias[u] + movie_bias[m] + np.einsum("ij,ij->i", user_factors[u], movie_factors[m])
+            mu + user_bias[u] + movie_bias[m] + _dot(user_factors, movie_factors, u, m)
         )
     return out
+
+
+def _dot(user_factors: np.ndarray, movie_factors: np.ndarray, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Row-wise <p_u, q_m>; np.take gathers rows an order of magnitude faster than fancy indexing."""
+    return np.einsum("ij,ij->i", np.take(user_factors, u, axis=0), np.take(movie_factors, m, axis=0))
