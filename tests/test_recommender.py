@@ -225,3 +225,9 @@ def test_ctrl_c_keeps_the_model_so_far_and_skips_the_rest(data):
     assert rec.rating.interrupted and rec.ranking is None
     assert rec.info["training"]["interrupted"] and "skipped" in rec.info["training"]["ranking"]
     assert len(rec.recommend(int(data.user_vocab.ids[0]), n=3)) == 3
+
+
+def test_low_ratings_are_not_given_as_reasons(rec, data):
+    disliked = {int(m): 1.0 for m in data.movie_vocab.ids[:3]}
+    recs = rec.recommend_for_ratings(disliked, n=5)
+    assert len(recs) == 5 and all(r.because == [] for r in recs)

@@ -363,9 +363,11 @@ class Recommender:
             return [[] for _ in range(picks.size)]
         low, high = self.rating_scale
         liked = stars >= low + LIKED_SHARE * (high - low)
-        if not liked.any():  # nothing rated highly: fall back to what they rated above their own mean
-            liked = stars >= stars.mean()
+        if not liked.any():  # nothing rated highly: what they rated above their own mean and mid-scale
+            liked = stars >= max(float(stars.mean()), (low + high) / 2)
         pool, pool_stars = rated[liked], stars[liked]
+        if pool.size == 0:  # only low ratings: they explain nothing the user would want more of
+            return [[] for _ in range(picks.size)]
         if pool.size > MAX_POOL:  # heavy raters: their best-rated movies are reason enough
             keep = np.argsort(-pool_stars, kind="stable")[:MAX_POOL]
             pool, pool_stars = pool[keep], pool_stars[keep]
