@@ -44,7 +44,7 @@ def sample_side(
     """Draw ``params[rows]`` from their Gaussian conditional for every block; returns the SSE.
 
     Posterior precision P = prior precision + noise precision * D'D, mean P^-1 (prior term +
-    noise precision * D't); a draw is mean + L^-T z with P = L L' and z standard normal.
+    noise precision * D't); with P = L L' and z standard normal, mean + L^-T z is a draw.
     """
     design, offset = design_table(partner_params)
     prior_term = prior_precision @ prior_mean
@@ -58,9 +58,10 @@ def sample_side(
         chol, info = torch.linalg.cholesky_ex(precision)
         if bool(info.any()):
             raise ModelError("Bayesian MF posterior precision is not positive definite (numerical breakdown)")
-        mean = torch.cholesky_solve(rhs.unsqueeze(2), chol)
-        z = torch.randn(mean.shape, generator=gen).to(mean.device)
-        x = (mean + torch.linalg.solve_triangular(chol.transpose(1, 2), z, upper=True)).squeeze(2)
+        # x = L^-T (L^-1 rhs + z): mean P^-1 rhs, covariance L^-T L^-1 = P^-1; two triangular solves.
+        z = torch.randn(rhs.shape, generator=gen).to(rhs.device)
+        half = torch.linalg.solve_triangular(chol, rhs.unsqueeze(2), upper=False)
+        x = torch.linalg.solve_triangular(chol.transpose(1, 2), half + z.unsqueeze(2), upper=True).squeeze(2)
         params[block.rows] = x
         resid = target - (d * x[:, None, :]).sum(2)
         sse += float((resid * resid).sum())
