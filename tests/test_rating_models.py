@@ -210,6 +210,20 @@ def test_knn_beats_biases_and_scores_agree(split, small):
     np.testing.assert_allclose(model.fold_in(split.train.movies[rows], split.train.ratings[rows]), model.score_users(np.array([7]))[0], atol=1e-4)
 
 
+def test_knn_ctrl_c_and_round_trip(small):
+    def interrupt(event):
+        if event.epoch == 2:
+            raise KeyboardInterrupt
+
+    chunk = small.n_movies * 100  # 100 movies per similarity chunk: several chunks
+    model = ItemKNN(chunk=chunk).fit(small, callback=interrupt)
+    assert model.interrupted and not model.neighbor_sims[-1].any()  # unreached movies: no neighbours
+    full = ItemKNN(chunk=chunk).fit(small)
+    again = ItemKNN.from_state(full.get_params(), full.get_state())
+    np.testing.assert_array_equal(again.score_users(np.arange(4)), full.score_users(np.arange(4)))
+    np.testing.assert_array_equal(again.predict(np.arange(4), np.arange(4)), full.predict(np.arange(4), np.arange(4)))
+
+
 def test_blend_is_at_least_as_good_as_its_parts(split, synth):
     model = Blend(factors=2, epochs=30, burn_in=10, device="cpu").fit(split.train)
     blended = held_out_rmse(model, split)
