@@ -169,7 +169,9 @@ def evaluate(
         task = progress.add_task("Training", total=n_fits, info="")
 
         def report(step: evaluation.Progress) -> None:
-            where = f"{step.model} ({step.purpose} split" + (f", fold {step.fold + 1})" if split == "kfold" else ")")
+            parts = [f"{step.purpose} split"] if step.purpose != "both" else []
+            parts += [f"fold {step.fold + 1}/{folds}"] if split == "kfold" else []
+            where = step.model + (f" ({', '.join(parts)})" if parts else "")
             if step.event is None:
                 progress.update(task, advance=1, info=f"{where} done")
             else:
