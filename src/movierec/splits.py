@@ -46,9 +46,9 @@ def _split(data: Dataset, test: np.ndarray) -> Split:
     return Split(data.subset(~test), data.subset(test))
 
 
-def _rank_within_user(users: np.ndarray, order: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """For ratings visited in ``order`` (grouped by user): each one's rank inside its user, and
-    the user's rating count, both aligned with ``order``."""
+def _rank_within_user(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the ratings taken in an order that groups them by ascending user (a lexsort whose
+    last key is the user): each one's rank inside its user, and that user's rating count."""
     counts = np.bincount(users, minlength=n_users)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     rank = np.arange(users.size) - np.repeat(starts, counts)
@@ -72,7 +72,7 @@ def user_holdout(data: Dataset, test_fraction: float = 0.2, seed: int = 42) -> S
     rng = np.random.default_rng(seed)
     # Sort by (user, random key): each user's ratings in random order, vectorized.
     order = np.lexsort((rng.random(data.n_ratings), data.users))
-    rank, counts = _rank_within_user(data.users, order, data.n_users)
+    rank, counts = _rank_within_user(data.users, data.n_users)
     test = np.zeros(data.n_ratings, dtype=bool)
     test[order] = rank < np.floor(counts * test_fraction)
     return _split(data, test)
@@ -105,7 +105,7 @@ def last_n(data: Dataset, n: int = 1) -> Split:
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     order = np.lexsort((np.arange(data.n_ratings), data.timestamps, data.users))  # by user, then time
-    rank, counts = _rank_within_user(data.users, order, data.n_users)
+    rank, counts = _rank_within_user(data.users, data.n_users)
     test = np.zeros(data.n_ratings, dtype=bool)
     test[order] = rank >= np.maximum(counts - n, 1)
     return _split(data, test)
