@@ -13,10 +13,10 @@ import subprocess
 import sys
 import time
 
-SIZES = {  # n_ratings: (n_users, n_movies), shaped like ml-1m, ml-25m, ml-32m
+SIZES = {  # n_ratings: (n_users, n_movies): ml-1m, ml-25m, and ml-32m's users with a 90k-movie catalog
     1_000_000: (6_040, 3_900),
     25_000_000: (162_541, 62_423),
-    32_000_000: (200_948, 87_585),
+    32_000_000: (200_948, 90_000),
 }
 
 
