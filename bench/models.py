@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--scale-ratings", type=int, default=25_000_000)
     parser.add_argument("--scale-users", type=int, default=162_000)
     parser.add_argument("--scale-movies", type=int, default=60_000)
+    parser.add_argument("--scale-models", help="comma-separated models for --scale [default: the default rating and ranking models]")
     parser.add_argument("--json", help="also write every result to this JSON file")
     args = parser.parse_args()
     params = parse_params(args.param)
@@ -189,10 +190,12 @@ def main() -> None:
         )
         for c in ("model", "ratings", "data s", "fit s", "peak RSS MB"):
             table.add_column(c, justify="left" if c == "model" else "right")
-        for name in (None, DEFAULT_RATING, DEFAULT_RANKING):
+        names = [n for n in (args.scale_models or f"{DEFAULT_RATING},{DEFAULT_RANKING}").split(",") if n]
+        for name in (None, *names):
             with console.status(f"scale: {name or 'generating the data only'}…"):
                 row = run_worker(name, args, scale=True, params=params.get(name or "", {}))
             results["scale"].append(row)
+            console.print(f"scale row done: {json.dumps(row)}", highlight=False)  # long runs: each figure as it lands
             if "error" in row:
                 table.add_row(row["model"], f"[red]failed: {row['error']}[/red]")
                 continue
