@@ -126,6 +126,14 @@ class RankingModel(Model):
     kind: ClassVar[str] = "ranking"
 
 
+def known_rows(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``index`` are known (0 <= row < n), and the rows with unknowns (-1)
+    replaced by 0 so they can gather safely; callers then apply their fallback by mask."""
+    index = np.asarray(index, dtype=np.int64)
+    known = (index >= 0) & (index < n)
+    return known, np.where(known, index, 0)
+
+
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
     import torch

@@ -11,14 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..dataset import Dataset
-from .base import Callback, RankingModel, RatingModel
-
-
-def _rows(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Valid rows of ``index`` (0 <= row < n) and the rows with -1 replaced by 0 for gathering."""
-    index = np.asarray(index, dtype=np.int64)
-    known = (index >= 0) & (index < n)
-    return known, np.where(known, index, 0)
+from .base import Callback, RankingModel, RatingModel, known_rows
 
 
 def damped_biases(
@@ -115,14 +108,14 @@ class Biases(RatingModel):
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        known_u, u = _rows(users, self.n_users)
-        known_m, m = _rows(movies, self.n_movies)
+        known_u, u = known_rows(users, self.n_users)
+        known_m, m = known_rows(movies, self.n_movies)
         out = self.mean + np.where(known_u, self.user_bias[u], 0) + np.where(known_m, self.movie_bias[m], 0)
         return out.astype(np.float32)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        known_u, u = _rows(users, self.n_users)
+        known_u, u = known_rows(users, self.n_users)
         user_part = np.where(known_u, self.user_bias[u], 0).astype(np.float32)
         return (self.mean + user_part[:, None] + self.movie_bias[None, :]).astype(np.float32)
 

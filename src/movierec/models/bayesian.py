@@ -29,7 +29,7 @@ from ..dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
 from .baselines import damped_biases
-from .mf import BiasedMF, Block, design_table, rating_blocks
+from .mf import BiasedMF, Block, biased_predict, biased_scores, design_table, rating_blocks
 
 
 def sample_side(
@@ -228,31 +228,11 @@ class BayesianMF(RatingModel):
     # -- scoring -------------------------------------------------------------------------
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        movies = np.asarray(movies, dtype=np.int64)
-        ku = (users >= 0) & (users < self.n_users)
-        km = (movies >= 0) & (movies < self.n_movies)
-        u, m = np.where(ku, users, 0), np.where(km, movies, 0)
-        uc, mc = self._concatenated
-        dot = np.einsum("ij,ij->i", uc[u], mc[m])
-        out = (
-            self.mean
-            + np.where(ku, self.user_bias[u], 0)
-            + np.where(km, self.movie_bias[m], 0)
-            + np.where(ku & km, dot, 0)
-        )
-        return out.astype(np.float32)
+        return biased_predict(self, *self._concatenated, users, movies)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        ku = (users >= 0) & (users < self.n_users)
-        u = np.where(ku, users, 0)
-        uc, mc = self._concatenated
-        out = uc[u] @ mc.T
-        out *= ku[:, None]
-        out += self.mean + self.movie_bias[None, :] + np.where(ku, self.user_bias[u], 0)[:, None]
-        return out.astype(np.float32, copy=False)
+        return biased_scores(self, *self._concatenated, users)
 
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Posterior mean of the new user's [bias, factors] under each kept sample's movie

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from ..dataset import Dataset
 from ..errors import ModelError
-from .base import Callback, RatingModel, TrainingEvent
+from .base import Callback, RatingModel, TrainingEvent, known_rows
 from .baselines import damped_biases
 
 
@@ -138,11 +138,8 @@ class ItemKNN(RatingModel):
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        movies = np.asarray(movies, dtype=np.int64)
-        ku = (users >= 0) & (users < self.n_users)
-        km = (movies >= 0) & (movies < self.n_movies)
-        u, m = np.where(ku, users, 0), np.where(km, movies, 0)
+        ku, u = known_rows(users, self.n_users)
+        km, m = known_rows(movies, self.n_movies)
         both = ku & km
         corr = np.zeros(users.size, dtype=np.float32)
         corr[both] = self._correction(u[both], m[both])
@@ -160,9 +157,7 @@ class ItemKNN(RatingModel):
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        ku = (users >= 0) & (users < self.n_users)
-        u = np.where(ku, users, 0)
+        ku, u = known_rows(users, self.n_users)
         stored = sp.csr_matrix((self.residuals, self.indices, self.indptr), shape=(self.n_users, self.n_movies))
         res = sp.diags(ku.astype(np.float32)) @ stored[u]
         return self._scores(res.tocsr(), np.where(ku, self.user_bias[u], 0).astype(np.float32))

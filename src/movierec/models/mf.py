@@ -22,7 +22,7 @@ from ..errors import ModelError
 from ..metrics import rmse
 from ..splits import random_holdout
 from .baselines import damped_biases
-from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
+from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 
 
 @dataclass
@@ -296,29 +296,11 @@ class BiasedMF(RatingModel):
     # -- scoring -------------------------------------------------------------------------
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        movies = np.asarray(movies, dtype=np.int64)
-        ku = (users >= 0) & (users < self.n_users)
-        km = (movies >= 0) & (movies < self.n_movies)
-        u, m = np.where(ku, users, 0), np.where(km, movies, 0)
-        dot = np.einsum("ij,ij->i", self.user_factors[u], self.movie_factors[m])
-        out = (
-            self.mean
-            + np.where(ku, self.user_bias[u], 0)
-            + np.where(km, self.movie_bias[m], 0)
-            + np.where(ku & km, dot, 0)
-        )
-        return out.astype(np.float32)
+        return biased_predict(self, self.user_factors, self.movie_factors, users, movies)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        ku = (users >= 0) & (users < self.n_users)
-        u = np.where(ku, users, 0)
-        out = self.user_factors[u] @ self.movie_factors.T
-        out *= ku[:, None]
-        out += self.mean + self.movie_bias[None, :] + np.where(ku, self.user_bias[u], 0)[:, None]
-        return out.astype(np.float32, copy=False)
+        return biased_scores(self, self.user_factors, self.movie_factors, users)
 
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Ridge-solve the new user's [bias, factors] against the fixed movie parameters."""
@@ -346,3 +328,27 @@ def fold_in_user(movies: np.ndarray, centered: np.ndarray, movie_bias: np.ndarra
     if c.weighted:
         penalty *= max(movies.size, 1)
     return np.linalg.solve(d.T @ d + np.diag(penalty), d.T @ (centered - movie_bias[movies]))
+
+
+def biased_predict(model: RatingModel, user_factors: np.ndarray, movie_factors: np.ndarray, users, movies) -> np.ndarray:
+    """mean + user bias + movie bias + <user, movie> for pairs of rows; an unknown user or
+    movie (-1) drops its own terms, so it falls back to the other side's bias (or the mean)."""
+    ku, u = known_rows(users, model.n_users)
+    km, m = known_rows(movies, model.n_movies)
+    dot = np.einsum("ij,ij->i", user_factors[u], movie_factors[m])
+    out = (
+        model.mean
+        + np.where(ku, model.user_bias[u], 0)
+        + np.where(km, model.movie_bias[m], 0)
+        + np.where(ku & km, dot, 0)
+    )
+    return out.astype(np.float32)
+
+
+def biased_scores(model: RatingModel, user_factors: np.ndarray, movie_factors: np.ndarray, users) -> np.ndarray:
+    """Predicted ratings of every movie for user rows (unknown users: mean + movie bias)."""
+    ku, u = known_rows(users, model.n_users)
+    out = user_factors[u] @ movie_factors.T
+    out *= ku[:, None]
+    out += model.mean + model.movie_bias[None, :] + np.where(ku, model.user_bias[u], 0)[:, None]
+    return out.astype(np.float32, copy=False)
