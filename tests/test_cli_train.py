@@ -140,13 +140,13 @@ def test_help_teaches_by_example():
 
 def test_ctrl_c_saves_the_best_model_so_far(release, tmp_path, monkeypatch):
     """Ctrl-C arrives while a progress bar updates: training stops and the model is still saved."""
-    from movierec.cli import train as train_cli
+    from movierec.cli.app import TrainingBars
 
     def press_ctrl_c(self, event):
         if event.epoch == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_cli._Bars, "event", press_ctrl_c)
+    monkeypatch.setattr(TrainingBars, "event", press_ctrl_c)
     _, folder = release
     out = tmp_path / "m"
     args = ["train", "-d", str(folder), "--rating", "mf", "-p", "mf.factors=4", "--device", "cpu", "-o", str(out)]

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from ..errors import MovierecError
+from ..dataset import Dataset
+from ..errors import DataWarning, MovierecError
+from ..models import Model, TrainingEvent
 
 console = Console()  # the CLI prints; the library never does
 err_console = Console(stderr=True)
@@ -73,3 +77,64 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @app.callback()
 def _root() -> None:
     """Keeps movierec a command group even while a single command is registered."""
+
+
+def load_dataset(
+    data: str, data_dir: Path | None, *, movies: Path | None = None, feedback: Path | None = None
+) -> Dataset:
+    """load() behind a spinner, merging stored visitor feedback when given; its DataWarnings
+    (duplicates kept, movies added, feedback dropped) become printed notes, not Python warnings."""
+    from ..loading import load
+
+    with warnings.catch_warnings(record=True) as caught, err_console.status(f"Loading {data}…"):
+        warnings.simplefilter("always", DataWarning)
+        dataset = load(data, data_dir, movies=movies)
+        if feedback is not None:
+            from ..serve.feedback import merge_feedback
+
+            dataset = merge_feedback(dataset, feedback)
+    for w in caught:
+        err_console.print(f"[yellow]Note:[/yellow] {w.message}", highlight=False)
+    return dataset
+
+
+class TrainingBars:
+    """One Rich progress bar per model: epoch, loss and the validation metric of each TrainingEvent.
+
+    Use as ``with TrainingBars() as bars: Recommender.fit(..., callback=bars.event, on_start=bars.start)``.
+    """
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> "TrainingBars":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.finish()
+        self.progress.__exit__(*exc)
+
+    def start(self, kind: str, model: Model) -> None:
+        self.finish()
+        self.task = self.progress.add_task(f"{kind}: {model.name}", total=None, info="")
+
+    def event(self, e: TrainingEvent) -> None:
+        if self.task is None:
+            return
+        info = f"loss {e.loss:.4f}" + (f"  {e.metric} {e.validation:.4f}" if e.validation is not None else "")
+        self.progress.update(self.task, total=e.n_epochs, completed=e.epoch, info=f"epoch {e.epoch}/{e.n_epochs}  {info}")
+
+    def finish(self) -> None:
+        if self.task is not None:
+            done = self.progress.tasks[self.task].completed
+            self.progress.update(self.task, total=max(done, 1), completed=max(done, 1))
+        self.task = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +15,9 @@ from ..dataset import Dataset
 from ..download import data_dir as default_data_dir
 from ..download import fetch as fetch_release
 from ..download import local_copy
-from ..errors import DataWarning
 from ..formats import pack_release, write_release
-from ..loading import load
 from ..releases import FORMATS, RELEASES, release
-from .app import DataDirOption, JsonOption, app, console, err_console, group
+from .app import DataDirOption, JsonOption, app, console, err_console, group, load_dataset
 
 data_app = group(
     "Download and inspect MovieLens releases.\n\n"
@@ -32,16 +29,6 @@ MoviesOption = Annotated[
     Path | None,
     typer.Option("--movies", help="A movies CSV (movieId,title,genres) to go with a plain ratings CSV."),
 ]
-
-
-def _load(data: str, data_dir: Path | None, movies: Path | None) -> Dataset:
-    """load() behind a spinner; its DataWarnings (duplicates kept, movies added) become printed notes."""
-    with warnings.catch_warnings(record=True) as caught, err_console.status(f"Loading {data}…"):
-        warnings.simplefilter("always", DataWarning)
-        dataset = load(data, data_dir, movies=movies)
-    for w in caught:
-        err_console.print(f"[yellow]Note:[/yellow] {w.message}", highlight=False)
-    return dataset
 
 
 def summarize(data: Dataset) -> dict:
@@ -126,7 +113,7 @@ def info(
 
     Example: [bold]movierec data info ml-latest-small[/bold]  or  [bold]movierec data info my_ratings.csv --json[/bold]
     """
-    facts = summarize(_load(data, data_dir, movies))
+    facts = summarize(load_dataset(data, data_dir, movies=movies))
     if as_json:
         typer.echo(json.dumps(facts, indent=2, ensure_ascii=False))
         return
@@ -177,7 +164,7 @@ def convert(
 
     Example: [bold]movierec data convert ml-latest-small out/ml-small-dat --format dat --zip[/bold]
     """
-    dataset = _load(data, data_dir, movies)
+    dataset = load_dataset(data, data_dir, movies=movies)
     with err_console.status(f"Writing {output}…"):
         folder = write_release(dataset, output, fmt)
         packed = pack_release(folder) if zip_ else None

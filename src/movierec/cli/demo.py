@@ -15,14 +15,12 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich import box
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import UnknownIdError
 from ..loading import DEFAULT_RELEASE
 from ..models import DEFAULT_RANKING, DEFAULT_RATING
-from .app import DataDirOption, DataOption, app, console, err_console
-from .train import _Bars, _load_with_notes
+from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset
 from .use import _recommendation_table, cluster_table, coherence_line, similar_table
 
 HOLDOUT = 0.2
@@ -145,20 +143,15 @@ def demo(
     with warnings.catch_warnings():
         # PyTorch flags its sparse CSR tensors as "beta" on every use: noise for a demo.
         warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
-        with console.status(f"Loading {data}…"):
-            dataset = _load_with_notes(data, data_dir, None)
+        dataset = load_dataset(data, data_dir)
         _section(f"1. Data: {data}")
         out.mkdir(parents=True, exist_ok=True)  # fail on an unwritable folder before training
         console.print(dataset, highlight=False)
 
         _section(f"2. Training the default models on {1 - HOLDOUT:.0%} of the ratings")
-        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console)
-        bars = _Bars(progress)
-        with progress:
+        with TrainingBars() as bars:
             rec = Recommender.fit(dataset, rating=DEFAULT_RATING, ranking=DEFAULT_RANKING, callback=bars.event,
                                   holdout=HOLDOUT, split_seed=SPLIT_SEED, on_start=bars.start)
-            bars.finish()
         with console.status("Evaluating the baselines on the same splits…"):
             baselines = _baselines(dataset)
         console.print(_comparison(rec, baselines))

@@ -17,8 +17,8 @@ from .. import evaluation
 from ..loading import DEFAULT_RELEASE, resolve
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
 from ..splits import OFFICIAL_SPLITS as OFFICIAL, SPLIT_NAMES, Split, file_split, make_splits, official_split
-from .app import DataDirOption, DataOption, JsonOption, app, console, err_console
-from .train import _load_with_notes, parse_params
+from .app import DataDirOption, DataOption, JsonOption, app, console, err_console, load_dataset
+from .train import parse_params
 
 AUTO = "auto"
 DEFAULT_MODELS = ",".join(dict.fromkeys(("biases", DEFAULT_RATING, "popularity", DEFAULT_RANKING)))
@@ -137,8 +137,7 @@ def evaluate(
         label = ranking_label = f"files {train.name} (train) / {test.name} (test)"
         n_fits = len(names)
     else:
-        with console.status(f"Loading {data}…"):
-            dataset = _load_with_notes(data, data_dir, None)
+        dataset = load_dataset(data, data_dir)
         if split in OFFICIAL:
             splits = official_split(dataset, resolve(data, data_dir, download=False), split)
             label = ranking_label = f"ml-100k official split {split} ({split}.base / {split}.test)"

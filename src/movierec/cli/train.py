@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,13 +10,12 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import DataError
-from ..loading import DEFAULT_RELEASE, load
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, model_class, model_names
-from .app import DataDirOption, DataOption, app, console, err_console
+from ..loading import DEFAULT_RELEASE
+from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
+from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset
 
 NONE = "none"
 
@@ -71,44 +69,6 @@ def parse_params(pairs: list[str], chosen: dict[str, str]) -> dict[str, dict[str
             known = sorted({f.name for m in chosen.values() for f in fields(model_class(m).Config)})
             raise ValueError(f"--param {pair}: no model being trained has a parameter {name!r}; they have {', '.join(known)}")
     return out
-
-
-class _Bars:
-    """One Rich progress bar per model: epoch, loss and the validation metric of each TrainingEvent."""
-
-    def __init__(self, progress: Progress):
-        self.progress = progress
-        self.task: TaskID | None = None
-
-    def start(self, kind: str, model: Model) -> None:
-        self.finish()
-        self.task = self.progress.add_task(f"{kind}: {model.name}", total=None, info="")
-
-    def event(self, e: TrainingEvent) -> None:
-        if self.task is None:
-            return
-        info = f"loss {e.loss:.4f}" + (f"  {e.metric} {e.validation:.4f}" if e.validation is not None else "")
-        self.progress.update(self.task, total=e.n_epochs, completed=e.epoch, info=f"epoch {e.epoch}/{e.n_epochs}  {info}")
-
-    def finish(self) -> None:
-        if self.task is not None:
-            done = self.progress.tasks[self.task].completed
-            self.progress.update(self.task, total=max(done, 1), completed=max(done, 1))
-        self.task = None
-
-
-def _load_with_notes(data: str, data_dir: Path | None, feedback: Path | None):
-    """Load (and merge feedback); DataWarnings become printed notes instead of Python warnings."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        dataset = load(data, data_dir)
-        if feedback is not None:
-            from ..serve.feedback import merge_feedback
-
-            dataset = merge_feedback(dataset, feedback)
-    for w in caught:
-        err_console.print(f"[yellow]Note:[/yellow] {w.message}", highlight=False)
-    return dataset
 
 
 def _metrics_table(metrics: dict[str, dict[str, Any]], names: dict[str, str]) -> Table:
@@ -191,20 +151,10 @@ def train(
             params[kind].setdefault("device", device)
     share = None if no_holdout or holdout == 0 else holdout
 
-    with console.status(f"Loading {data}…"):
-        dataset = _load_with_notes(data, data_dir, feedback)
+    dataset = load_dataset(data, data_dir, feedback=feedback)
     console.print(dataset, highlight=False)
 
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    bars = _Bars(progress)
-    with progress:
+    with TrainingBars() as bars:
         rec = Recommender.fit(
             dataset,
             rating=chosen.get("rating"),
@@ -216,7 +166,6 @@ def train(
             split_seed=42 if seed is None else seed,
             on_start=bars.start,
         )
-        bars.finish()
     info = rec.info
     if info["metrics"]:
         console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}))
