@@ -31,3 +31,15 @@ def test_splits_partition(tiny, split):
     assert train.n_ratings + test.n_ratings == tiny.n_ratings
     pairs = lambda d: set(zip(d.users.tolist(), d.movies.tolist()))
     assert pairs(train) | pairs(test) == pairs(tiny) and not pairs(train) & pairs(test)
+
+
+def test_public_names_are_pinned():
+    """The package's public face changes only on purpose (as httpx pins its own)."""
+    import movierec
+
+    assert sorted(movierec.__all__) == sorted(
+        ["Catalog", "DataError", "DataWarning", "Dataset", "DownloadError", "ModelError", "MovierecError",
+         "Recommendation", "Recommender", "SimilarMovie", "Split", "UnknownIdError", "Vocabulary", "evaluate",
+         "fetch", "kfold", "last_n", "load", "random_holdout", "temporal", "user_holdout"]
+    )
+    assert all(hasattr(movierec, name) for name in movierec.__all__)
