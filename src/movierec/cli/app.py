@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from typer.core import TyperGroup
 
 from ..dataset import Dataset
-from ..errors import DataWarning, MovierecError
+from ..errors import DataError, DataWarning, MovierecError
 from ..models import Model, TrainingEvent
 
 console = Console()  # the CLI prints; the library never does
@@ -138,3 +138,18 @@ class TrainingBars:
             done = self.progress.tasks[self.task].completed
             self.progress.update(self.task, total=max(done, 1), completed=max(done, 1))
         self.task = None
+
+
+def read_csv_input(path: Path, what: str, expected: str):
+    """A small user-supplied CSV as a table of strings (validated by the caller, column by
+    column); a missing, empty or unreadable file is one clear error naming ``expected``."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist: expected a CSV with {expected}")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty: expected a header line with {expected}, then one row per line") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not a readable CSV ({str(exc).strip()}): expected {expected}") from None

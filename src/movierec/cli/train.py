@@ -15,7 +15,7 @@ from rich.table import Table
 from ..errors import DataError
 from ..loading import DEFAULT_RELEASE
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
-from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset
+from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset, read_csv_input
 
 NONE = "none"
 
@@ -181,14 +181,7 @@ PAIR_COLUMNS = ("userId", "movieId")
 
 def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """User and movie ids of a ``userId,movieId`` CSV, with errors naming the file and line."""
-    if not path.is_file():
-        raise DataError(f"pairs file {path} does not exist: expected a CSV with a userId,movieId header")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty: expected a header line userId,movieId and one pair per line") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not a readable CSV ({str(exc).strip()}): expected userId,movieId lines") from None
+    frame = read_csv_input(path, "pairs file", "columns userId,movieId")
     missing = [c for c in PAIR_COLUMNS if c not in frame.columns]
     if missing:
         found = ",".join(map(str, frame.columns))

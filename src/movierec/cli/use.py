@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..errors import DataError
 from ..titles import short_title
-from .app import JsonOption, app, console, err_console
+from .app import JsonOption, app, console, err_console, read_csv_input
 
 if TYPE_CHECKING:
     from ..clusters import ClusterReport, KChoice
@@ -58,14 +58,7 @@ def parse_rated(pairs: list[str]) -> list[tuple[str, float]]:
 
 def read_ratings_file(path: Path) -> list[tuple[str, float]]:
     """A new user's ratings from a CSV with a ``movieId`` or ``title`` column and a ``rating`` column."""
-    if not path.is_file():
-        raise DataError(f"ratings file {path} does not exist: expected a CSV with movieId (or title) and rating columns")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path} is empty: expected a header such as movieId,rating or title,rating") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not a readable CSV ({str(exc).strip()}): expected movieId,rating lines") from None
+    frame = read_csv_input(path, "ratings file", "columns movieId (or title) and rating")
     columns = {c.strip().lower(): c for c in frame.columns}
     movie = columns.get("movieid") or columns.get("title") or columns.get("movie")
     if movie is None or "rating" not in columns:
