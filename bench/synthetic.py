@@ -1,6 +1,6 @@
 """Time and memory of the synthetic generator at MovieLens sizes (prints figures, asserts nothing).
 
-Usage: python bench/bench_synthetic.py [n_ratings ...]   (default: 1M 25M 32M)
+Usage: python bench/synthetic.py [n_ratings ...]   (default: 1M 25M 32M)
 Each size runs in a fresh process so peak memory (max RSS) is its own. CPU seconds are printed
 beside wall seconds: on a shared, overloaded machine the wall clock mostly measures the queue.
 """
