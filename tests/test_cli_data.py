@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from test_formats import release_dataset
+from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec.cli import app
@@ -19,14 +19,6 @@ runner = CliRunner()
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MOVIEREC_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("MOVIEREC_DATA", str(tmp_path / "data"))
-
-
-def _one_line_error(result, pattern: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines[0].startswith("Error: ")
-    assert re.search(pattern, " ".join(result.output.split())), result.output
 
 
 def test_info_tables_and_json(tmp_path):
@@ -70,12 +62,12 @@ def test_repairs_are_printed_as_notes(tmp_path):
 
 def test_bad_input_is_one_line(tmp_path):
     (tmp_path / "r.csv").write_text("userId,movieId,rating\n1,10,4\n2,ten,5\n")
-    _one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "r.csv")]),
+    one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "r.csv")]),
                     r"r.csv line 3: expected an integer in column 'movieId', found 'ten'")
-    _one_line_error(runner.invoke(app, ["data", "info", "ml-5m"]), r"no release or file named 'ml-5m'")
-    _one_line_error(runner.invoke(app, ["data", "fetch", "ml-5m"]), r"unknown MovieLens release 'ml-5m'")
+    one_line_error(runner.invoke(app, ["data", "info", "ml-5m"]), r"no release or file named 'ml-5m'")
+    one_line_error(runner.invoke(app, ["data", "fetch", "ml-5m"]), r"unknown MovieLens release 'ml-5m'")
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
-    _one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "broken.zip")]), r"is not a readable zip")
+    one_line_error(runner.invoke(app, ["data", "info", str(tmp_path / "broken.zip")]), r"is not a readable zip")
 
 
 def test_fetch_uses_the_local_copy(shared_data):
@@ -87,7 +79,7 @@ def test_fetch_uses_the_local_copy(shared_data):
 def test_fetch_refuses_a_tampered_local_zip(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "ml-100k.zip").write_bytes(b"not the real archive")
-    _one_line_error(runner.invoke(app, ["data", "fetch", "ml-100k"]),
+    one_line_error(runner.invoke(app, ["data", "fetch", "ml-100k"]),
                     r"does not match the published checksum of ml-100k: expected MD5 0e33842e24a9c977be4e0107933c0723")
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
+from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec.cli import app
@@ -30,14 +30,6 @@ def release(tmp_path_factory):
 def _json(result) -> dict:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
-
-
-def _one_line_error(result, pattern: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines[0].startswith("Error: ")
-    assert re.search(pattern, " ".join(result.output.split())), result.output
 
 
 def test_default_split_rates_on_random_and_ranks_on_user_holdout(release):
@@ -105,11 +97,11 @@ def test_params_and_seed_change_the_numbers(release):
     ],
 )
 def test_bad_input_is_one_line(release, args, pattern):
-    _one_line_error(runner.invoke(app, ["evaluate", "-d", str(release), *args]), pattern)
+    one_line_error(runner.invoke(app, ["evaluate", "-d", str(release), *args]), pattern)
 
 
 def test_missing_data_is_one_line(tmp_path):
-    _one_line_error(runner.invoke(app, ["evaluate", "-d", str(tmp_path / "nowhere.csv"), "-m", "mean"]), "no release or file")
+    one_line_error(runner.invoke(app, ["evaluate", "-d", str(tmp_path / "nowhere.csv"), "-m", "mean"]), "no release or file")
 
 
 def test_help_teaches_with_examples():
@@ -148,7 +140,7 @@ def test_official_ml100k_split_and_explicit_files(tmp_path):
     assert out["rating_split"] == "files u1.base (train) / u1.test (test)"
     assert out["rows"][0]["rmse"] == pytest.approx(official, abs=1e-6)  # the same ratings, the same model
 
-    _one_line_error(
+    one_line_error(
         runner.invoke(app, ["evaluate", "-d", str(folder), "-m", "biases", "--split", "u3"]), "no u3.base/u3.test"
     )
-    _one_line_error(runner.invoke(app, [*args[:-1], "--split", "kfold"]), "--train/--test are the split: drop --split")
+    one_line_error(runner.invoke(app, [*args[:-1], "--split", "kfold"]), "--train/--test are the split: drop --split")

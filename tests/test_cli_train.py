@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec.cli import app
@@ -32,14 +32,6 @@ def model_dir(release, tmp_path_factory):
     )
     assert result.exit_code == 0, result.output
     return out
-
-
-def one_line_error(result, pattern: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert re.search(pattern, lines[0]), result.output
 
 
 def test_train_saves_a_model_with_held_out_metrics(model_dir, release):

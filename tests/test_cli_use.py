@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec import Catalog
@@ -51,14 +51,6 @@ def ok_json(*args: str):
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
-
-
-def one_line_error(result, pattern: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines[0].startswith("Error: "), result.output
-    assert re.search(pattern, " ".join(result.output.split())), result.output
 
 
 def movie_id(data, title: str) -> int:
