@@ -27,6 +27,7 @@ from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
 from .catalog import NO_GENRES, Catalog
 from .errors import DataError, ModelError
+from .metrics import unit_rows
 
 if TYPE_CHECKING:
     from .recommender import Recommender
@@ -125,13 +126,6 @@ class ClusterReport:
         }
 
 
-def normalized(embeddings: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero): Euclidean KMeans then follows cosine."""
-    x = np.asarray(embeddings, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-
-
 def _check_k(k: int, n_movies: int, min_ratings: int) -> None:
     if k < 2:
         raise DataError(f"k={k} should be >= 2: one cluster says nothing")
@@ -220,7 +214,7 @@ def cluster_movies(
     _check_k(k, chosen.size, min_ratings)
     # Most-rated first, so every cluster's members come out in that order too.
     chosen = chosen[np.argsort(-counts[chosen], kind="stable")]
-    x = normalized(embeddings[chosen])
+    x = unit_rows(embeddings[chosen])  # Euclidean KMeans on unit rows follows cosine
     kmeans = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(x)
     sizes = np.bincount(kmeans.labels_, minlength=k)
     relabel = np.empty(k, dtype=np.int32)
@@ -317,7 +311,7 @@ def choose_k(
     chosen = _selection(counts, min_ratings)
     for k in ks:
         _check_k(k, chosen.size, min_ratings)
-    x = normalized(np.asarray(embeddings, dtype=np.float32)[chosen])
+    x = unit_rows(np.asarray(embeddings, dtype=np.float32)[chosen])
     inertia, silhouette = [], []
     for k in ks:
         kmeans = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit(x)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .dataset import Dataset
 
@@ -45,6 +46,18 @@ class RankingMetrics:
         }
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32: cosine becomes a dot product."""
+    x = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def mask_rated(scores: np.ndarray, rated: sp.csr_matrix) -> None:
+    """Set ``scores[i, j]`` to -inf in place wherever row ``i`` of ``rated`` has movie ``j``."""
+    scores[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` highest scores of each row, best first (int32)."""
     k = min(k, scores.shape[1])
@@ -77,8 +90,7 @@ def ranking_metrics(
     for start in range(0, users.size, batch_size):
         rows = users[start : start + batch_size]
         scores = np.array(score_users(rows), dtype=np.float32, copy=True)
-        block = seen[rows]
-        scores[np.repeat(np.arange(rows.size), np.diff(block.indptr)), block.indices] = -np.inf
+        mask_rated(scores, seen[rows])
         top = top_k(scores, k)
         recommended[top.ravel()] = True
         hits = np.asarray(relevant[rows].toarray(), dtype=bool)[np.arange(rows.size)[:, None], top]

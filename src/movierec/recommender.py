@@ -24,7 +24,7 @@ from .catalog import Catalog
 from .dataset import Dataset
 from .errors import DataError, ModelError, UnknownIdError
 from .evaluation import rating_scores
-from .metrics import ranking_metrics, top_k
+from .metrics import mask_rated, ranking_metrics, top_k, unit_rows
 from .models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, make_model
 from .splits import Split, random_holdout, user_holdout
 from .titles import TitleIndex
@@ -62,14 +62,6 @@ class SimilarMovie:
         return asdict(self)
 
 
-def _normalized(embeddings: np.ndarray | None) -> np.ndarray | None:
-    if embeddings is None:
-        return None
-    e = np.asarray(embeddings, dtype=np.float32)
-    norms = np.linalg.norm(e, axis=1, keepdims=True)
-    return np.divide(e, norms, out=np.zeros_like(e), where=norms > 0)
-
-
 class Recommender:
     """A rating model and/or a ranking model, with vocabularies, catalog and seen ratings."""
 
@@ -90,7 +82,7 @@ class Recommender:
         embeddings = self.ranking.movie_embeddings() if self.ranking is not None else None
         if embeddings is None and self.rating is not None:
             embeddings = self.rating.movie_embeddings()
-        self._unit = _normalized(embeddings)  # unit movie vectors: cosine is a dot product
+        self._unit = None if embeddings is None else unit_rows(embeddings)  # cosine is a dot product
         self._seen = artifact.seen
 
     # -- construction, persistence ---------------------------------------------------------
@@ -303,8 +295,7 @@ class Recommender:
         for start in range(0, rows.size, SCORE_BATCH):
             batch = rows[start : start + SCORE_BATCH]
             scores = np.array(self._scorer.score_users(batch), dtype=np.float32, copy=True)
-            block = self._seen[batch]
-            scores[np.repeat(np.arange(batch.size), np.diff(block.indptr)), block.indices] = -np.inf
+            mask_rated(scores, self._seen[batch])
             if n == 0:
                 continue
             top = top_k(scores, n)
