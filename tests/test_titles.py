@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from movierec import Catalog, UnknownIdError
-from movierec.titles import TitleIndex, normalize_one
+from movierec.titles import NgramIndex, TitleIndex, normalize_one
 
 TITLES = {
     1: "Toy Story (1995)",
@@ -166,3 +167,16 @@ def test_every_real_title_is_found_as_written_and_as_said(shared_data) -> None:
         wrong += [query for query in (title, said) if index.find(query) != movie]
     assert wrong == []
     assert index.find("The Matrix (1999)") == 2571 and index.find("Das Boot") == index.find("Boot, Das")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    strings=st.lists(st.text(alphabet="ab c", max_size=12), max_size=30),
+    pattern=st.text(alphabet="ab c", min_size=1, max_size=7),
+)
+def test_ngram_index_agrees_with_a_scan(strings: list[str], pattern: str) -> None:
+    index = NgramIndex(strings)
+    contains = [i for i, s in enumerate(strings) if pattern in s]
+    starts = [i for i, s in enumerate(strings) if s.startswith(pattern)]
+    assert index.containing(pattern).tolist() == contains
+    assert index.starting(pattern).tolist() == starts
