@@ -104,6 +104,7 @@ class EASE(RankingModel):
         self.history_movies = seen.indices.astype(np.int32)
         self.history_values = seen.data.astype(np.float32)
         self.n_users, self.n_movies = train.n_users, train.n_movies
+        self._rows = None  # the scoring view of the history, rebuilt on first use
         if callback is not None:
             callback(TrainingEvent(1, 1, 0.0, None, metric="closed_form"))
         return self
@@ -124,20 +125,21 @@ class EASE(RankingModel):
         out[:, self.modelled] = np.asarray(rows @ self.weights, dtype=np.float32)
         return out
 
-    def _column(self) -> np.ndarray:
-        """Column of each movie row in the modelled block, -1 when not modelled."""
-        column = np.full(self.n_movies, -1, dtype=np.int64)
-        column[self.modelled] = np.arange(self.modelled.size)
-        return column
+    def _history(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The training users' rows over the modelled movies, and each movie's column there
+        (-1 when not modelled); built once per model, so a user's scores cost only their row."""
+        if getattr(self, "_rows", None) is None:
+            column = np.full(self.n_movies, -1, dtype=np.int64)
+            column[self.modelled] = np.arange(self.modelled.size)
+            history = sp.csr_matrix(
+                (self.history_values, self.history_movies, self.history_indptr), shape=(self.n_users, self.n_movies)
+            )
+            self._rows, self._column = history[:, self.modelled].tocsr(), column
+        return self._rows, self._column
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        history = sp.csr_matrix(
-            (self.history_values, self.history_movies, self.history_indptr),
-            shape=(self.n_users, self.n_movies),
-        )[users]
-        return self._scores(history[:, self.modelled])
+        return self._scores(self._history()[0][np.asarray(users, dtype=np.int64)])
 
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """EASE needs no solve for a new user: their input row times B. Unmodelled movies
@@ -146,8 +148,9 @@ class EASE(RankingModel):
         movies = np.asarray(movies, dtype=np.int64)
         if movies.shape != np.shape(ratings):
             raise ValueError(f"movies and ratings must have the same length, got {movies.size} and {np.size(ratings)}")
-        columns = self._column()[movies]
+        columns = self._history()[1][movies[::-1]]  # reversed: np.unique keeps the first, i.e. the last given
+        columns, first = np.unique(columns, return_index=True)
+        values = self._values(np.asarray(ratings)[::-1][first])
         keep = columns >= 0
-        row = np.zeros((1, self.modelled.size), dtype=np.float32)
-        row[0, columns[keep]] = self._values(ratings)[keep]
-        return self._scores(sp.csr_matrix(row))[0]  # sparse: a few rows of B, not a dense row @ B
+        row = sp.csr_matrix((values[keep], columns[keep], [0, int(keep.sum())]), shape=(1, self.modelled.size))
+        return self._scores(row)[0]  # sparse: a few rows of B, not a dense row @ B

@@ -312,7 +312,8 @@ class BiasedMF(RatingModel):
             self.movie_factors,
             self.config,
         )
-        return (self.mean + self.movie_bias + x[0] + self.movie_factors @ x[1:]).astype(np.float32)
+        x = x.astype(np.float32)  # a float64 vector would upcast a copy of every movie factor
+        return self.movie_bias + (self.mean + x[0]) + self.movie_factors @ x[1:]
 
     def movie_embeddings(self) -> np.ndarray:
         self._check_fitted()
