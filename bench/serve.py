@@ -5,8 +5,10 @@ when --model is not given), then sends --requests requests over --concurrency ke
 connections, a mix of: recommendations for dataset users, fold-in recommendations for posted
 ratings, title search and similar movies. Prints throughput, p50/p99 latency and errors.
 
-Bars on the 2-core workplace machine: 0 errors, >= 500 requests/s, p99 <= 50 ms. The load
-generator shares the cores with the server, so the figures are a floor.
+Bars on the 2-core workplace machine: 0 errors, >= 500 requests/s, p99 <= 50 ms. The server
+runs one worker process per CPU (``movierec serve --workers N``; --workers here), as a
+deployment would. The load generator shares the cores with the server, so the figures are a
+floor. Latency is also printed per kind of request, to show where the tail comes from.
 
     python bench/serve.py                      # trains a model first (about a minute)
     python bench/serve.py --model model --requests 5000 --concurrency 32
@@ -85,8 +87,11 @@ def start_server(model: Path, db: Path, port: int, workers: int) -> subprocess.P
     raise SystemExit("server did not answer /api/health within 120 s")
 
 
-def request_mix(base: str, n: int, seed: int) -> list[tuple[str, str, dict | None]]:
-    """(method, path, body) for ``n`` requests: 30% user top-N, 20% fold-in, 30% search, 20% similar."""
+KINDS = ("user top-10", "fold-in", "search", "similar")
+
+
+def request_mix(base: str, n: int, seed: int) -> list[tuple[int, str, str, bytes | None]]:
+    """(kind, method, path, body) for ``n`` requests: 30% user top-N, 20% fold-in, 30% search, 20% similar."""
     rng = np.random.default_rng(seed)
     health = httpx.get(f"{base}/api/health").json()
     # Users: ml-latest-small numbers them 1..610. Real ids from the API: movies found by a few searches; queries are words of their titles,
@@ -102,16 +107,16 @@ def request_mix(base: str, n: int, seed: int) -> list[tuple[str, str, dict | Non
     out = []
     for kind in kinds.tolist():  # building the request list, not serving: a loop is fine here
         if kind == 0:
-            out.append(("GET", f"/api/users/{rng.choice(users)}/recommendations?n=10", None))
+            out.append((kind, "GET", f"/api/users/{rng.choice(users)}/recommendations?n=10", None))
         elif kind == 1:
             picks = rng.choice(movies, size=5, replace=False).tolist()
             stars = (rng.integers(1, 11, size=5) / 2).tolist()
             body = {"ratings": [{"movie_id": m, "rating": s} for m, s in zip(picks, stars)], "n": 10}
-            out.append(("POST", "/api/recommendations", json.dumps(body).encode()))
+            out.append((kind, "POST", "/api/recommendations", json.dumps(body).encode()))
         elif kind == 2:
-            out.append(("GET", f"/api/movies?q={quote(str(rng.choice(words)))}&limit=10", None))
+            out.append((kind, "GET", f"/api/movies?q={quote(str(rng.choice(words)))}&limit=10", None))
         else:
-            out.append(("GET", f"/api/movies/{rng.choice(movies)}/similar?n=10", None))
+            out.append((kind, "GET", f"/api/movies/{rng.choice(movies)}/similar?n=10", None))
     return out
 
 
@@ -155,7 +160,7 @@ async def run_load(port: int, requests: list, concurrency: int) -> tuple[np.ndar
 
     async def worker() -> None:
         conn = Connection("127.0.0.1", port)
-        for i, (method, path, body) in todo:
+        for i, (_, method, path, body) in todo:
             start = time.perf_counter()
             try:
                 status, _ = await conn.request(method, path, body)
@@ -179,7 +184,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model directory (default: train one on ml-latest-small)")
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server processes (default: one per CPU)")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -211,6 +216,10 @@ def main() -> None:
     print(f"throughput: {args.requests / elapsed:.0f} requests/s  ({elapsed:.2f} s)")
     print(f"latency: p50 {np.percentile(ms, 50):.1f} ms, p90 {np.percentile(ms, 90):.1f} ms, "
           f"p99 {np.percentile(ms, 99):.1f} ms, max {ms.max():.1f} ms")  # fmt: skip
+    kinds = np.array([kind for kind, *_ in reqs[args.warmup :]])
+    print("  by kind: " + "; ".join(
+        f"{name} p50 {np.percentile(ms[kinds == k], 50):.1f} / p99 {np.percentile(ms[kinds == k], 99):.1f} ms"
+        for k, name in enumerate(KINDS) if (kinds == k).any()))  # fmt: skip
     print(f"errors: {n_errors}" + (f" {errors}" if errors else ""))
     per_request = server_cpu / args.requests * 1000
     print(f"CPU: server {per_request:.2f} ms per request, load generator {client_cpu / args.requests * 1000:.2f} ms; "
