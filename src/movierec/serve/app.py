@@ -10,6 +10,7 @@ every write) or run KMeans are plain ``def``, which FastAPI runs in its thread p
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import weakref
@@ -204,6 +205,10 @@ def create_app(
         if recommender is None and model_dir is not None:
             app.state.recommender = Recommender.load(model_dir)
         app.state.store = FeedbackStore(db_path) if db_path is not None else None
+        # The model's many long-lived objects would otherwise be re-scanned by every full
+        # garbage collection, a pause of milliseconds in the middle of a request.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -399,7 +404,3 @@ def _add_pages(app: FastAPI) -> None:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url=app.openapi_url, title="movierec API", **assets)
 
-
-def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` with several workers: settings come from the environment."""
-    return create_app(os.environ["MOVIEREC_SERVE_MODEL"], os.environ.get("MOVIEREC_SERVE_DB"))
