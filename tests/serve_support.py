@@ -46,11 +46,11 @@ def free_port() -> int:
 class Server:
     """``movierec serve`` in a subprocess, on a free localhost port."""
 
-    def __init__(self, model_dir: Path, db: Path, port: int | None = None):
+    def __init__(self, model_dir: Path, db: Path, port: int | None = None, workers: int = 1):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-c", "from movierec.cli import main; main()", "serve", "-m", str(model_dir),
-               "--db", str(db), "--port", str(self.port)]  # fmt: skip
+               "--db", str(db), "--port", str(self.port), "--workers", str(workers)]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
         self._wait_ready()
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,6 +41,39 @@ def test_real_server_on_localhost_answers_and_keeps_ratings(model_dir, tmp_path)
             assert client.get("/api/health").json()["profile_ratings"] == 1
     finally:
         assert server.stop() == 0  # Ctrl-C shuts down cleanly
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT balancing is Linux's")
+def test_workers_listen_side_by_side_share_the_store_and_stop_together(model_dir, tmp_path):
+    server = Server(model_dir, tmp_path / "feedback.db", workers=2)
+    workers = _children(server.proc.pid)
+    try:
+        # One SO_REUSEPORT socket per worker (the second may still be loading the model).
+        deadline = time.monotonic() + 60
+        while len(listening := [a for a, port in _listening_sockets() if port == server.port]) < 2:
+            assert time.monotonic() < deadline, f"only {len(listening)} worker listens"
+            time.sleep(0.1)
+        assert listening == ["127.0.0.1"] * 2
+        pid = httpx.post(f"{server.base}/api/profiles").json()["profile_id"]
+        movie = httpx.get(f"{server.base}/api/movies", params={"q": "movie", "limit": 1}).json()["results"][0]
+        assert httpx.put(f"{server.base}/api/profiles/{pid}/ratings/{movie['movie_id']}", json={"rating": 4}).is_success
+        # A new connection each time, so both workers answer: each sees the rating in SQLite.
+        for _ in range(20):
+            assert [r["movie_id"] for r in httpx.get(f"{server.base}/api/profiles/{pid}").json()["ratings"]] == [
+                movie["movie_id"]
+            ]
+    finally:
+        assert server.stop() == 0
+    assert len(workers) == 2
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()]  # no worker outlives the server
+    assert server.port not in [port for _, port in _listening_sockets()]
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes of ``movierec serve`` (multiprocessing also starts a resource tracker)."""
+    kids = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
 
 
 def _listening_sockets():
