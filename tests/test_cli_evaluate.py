@@ -144,3 +144,17 @@ def test_official_ml100k_split_and_explicit_files(tmp_path):
         runner.invoke(app, ["evaluate", "-d", str(folder), "-m", "biases", "--split", "u3"]), "no u3.base/u3.test"
     )
     one_line_error(runner.invoke(app, [*args[:-1], "--split", "kfold"]), "--train/--test are the split: drop --split")
+
+
+def test_explicit_files_note_what_was_fixed(tmp_path):
+    data = generate(n_users=60, n_movies=200, n_ratings=1500, step=1.0, seed=9).dataset
+    lines = [f"{u},{m},{int(r)},{t}" for u, m, r, t in zip(
+        data.user_vocab.ids[data.users], data.movie_vocab.ids[data.movies], data.ratings, data.timestamps)]  # fmt: skip
+    header = "userId,movieId,rating,timestamp\n"
+    (tmp_path / "train.csv").write_text(header + "\n".join(lines[:1200]) + "\n")
+    (tmp_path / "test.csv").write_text(header + "\n".join(lines[1195:]) + "\n")  # 5 pairs in both
+    result = runner.invoke(app, ["evaluate", "-m", "biases", "--train", str(tmp_path / "train.csv"),
+                                 "--test", str(tmp_path / "test.csv")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Note: " in result.output and "5 (user, movie) pair(s) also rated in" in result.output
+    assert "Warning" not in result.output

@@ -241,3 +241,31 @@ def test_file_split_bad_files(tmp_path):
         file_split(tmp_path / "a.csv", tmp_path / "missing.csv")
     with pytest.raises(DataError, match="expected a header userId,movieId,rating"):
         file_split(tmp_path / "a.csv", tmp_path / "b.txt")
+
+
+def test_file_split_checks_each_file_as_load_does(tmp_path):
+    from movierec.errors import DataError, DataWarning
+    from movierec.splits import file_split
+
+    header = "userId,movieId,rating,timestamp\n"
+    (tmp_path / "train.csv").write_text(header + "1,10,4,5\n1,10,2,9\n2,10,3,6\n2,20,5,7\n3,30,1,1\n")
+    (tmp_path / "test.csv").write_text(header + "2,20,4,8\n3,10,2,9\n")
+    with pytest.warns(DataWarning) as caught:
+        split = file_split(tmp_path / "train.csv", tmp_path / "test.csv")
+    messages = [str(w.message) for w in caught]
+    assert any("1 duplicate (user, movie) rating(s)" in m and "line 2" in m for m in messages)
+    assert any("1 (user, movie) pair(s) also rated in" in m and "user 2, movie 20" in m for m in messages)
+    train = {k: r for k, r in zip(_keys_list(split.train), split.train.ratings.tolist())}
+    assert train == {(1, 10): 2.0, (2, 10): 3.0, (3, 30): 1.0}  # latest duplicate kept, the leaked pair gone
+    assert _keys(split.test) == {(2, 20), (3, 10)}
+
+    (tmp_path / "bad.csv").write_text(header + "1,10,4,5\n-2,10,3,6\n")
+    with pytest.raises(DataError, match=r"bad.csv line 3: expected a non-negative userId, found -2"):
+        file_split(tmp_path / "bad.csv", tmp_path / "test.csv")
+    (tmp_path / "nan.csv").write_text(header + "1,10,nan,5\n")
+    with pytest.raises(DataError, match=r"nan.csv line 2: expected a finite rating"):
+        file_split(tmp_path / "test.csv", tmp_path / "nan.csv")
+
+
+def _keys_list(d: Dataset) -> list[tuple[int, int]]:
+    return list(zip(d.user_vocab.ids[d.users].tolist(), d.movie_vocab.ids[d.movies].tolist()))

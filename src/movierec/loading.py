@@ -224,6 +224,15 @@ def _deduplicate(r: RawRatings, users: np.ndarray, movies: np.ndarray, n_movies:
     return keep
 
 
+def from_raw(r: RawRatings, name: str, rating_scale: tuple[float, float] | None, source: str) -> Dataset:
+    """A Dataset from parsed ratings, checked as :func:`load` checks a file (ids, scale,
+    duplicate pairs); what it fixed is warned as DataWarning."""
+    dataset, notes = _build(r, None, name, rating_scale, None, source)
+    for note in notes:
+        warnings.warn(note, DataWarning, stacklevel=2)
+    return dataset
+
+
 def _build(r: RawRatings, raw_movies: RawMovies | None, name: str, scale, step, source: str) -> tuple[Dataset, list[str]]:
     notes: list[str] = []
     for column, values in (("userId", r.user_ids), ("movieId", r.movie_ids)):

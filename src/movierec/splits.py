@@ -19,6 +19,7 @@ folds; ua/ub, ten ratings per user held out) and explicit train/test files (:fun
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -26,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .dataset import Dataset
-from .errors import DataError
+from .errors import DataError, DataWarning
 
 SPLIT_NAMES = ("random", "user", "kfold", "temporal", "last")
 OFFICIAL_SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")  # ml-100k's <name>.base / <name>.test
@@ -169,22 +170,44 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
     """A split given as two ratings files: CSV with a ``userId,movieId,rating[,timestamp]`` header,
     or headerless ``user<TAB>movie<TAB>rating<TAB>time`` (u1.base) or ``::``-separated lines.
 
-    Both parts share vocabularies over the ids of both files; the rating scale is 1-5 when every
-    rating is a whole star, else 0.5-5 (widened to the data if needed); movies get placeholder titles.
+    Each file is checked as :func:`~movierec.loading.load` checks one (ids, ratings, a repeated
+    pair keeps its latest rating). Both parts share vocabularies over the ids of both files; the
+    rating scale is 1-5 when every rating is a whole star, else 0.5-5 (widened to the data if
+    needed); movies get placeholder titles. A pair in both files would show the test answer in
+    training: it is dropped from train, with a DataWarning.
     """
     from .catalog import Catalog
+    from .loading import from_raw
 
-    parts = [_read_ratings_file(Path(path)) for path in (train, test)]
-    both = [np.concatenate([getattr(p, f) for p in parts]) for f in ("user_ids", "movie_ids", "ratings", "timestamps")]
-    low, high = float(both[2].min()), float(both[2].max())
-    whole = bool(np.all(both[2] == np.round(both[2])))
+    paths = [Path(train), Path(test)]
+    raw = [_read_ratings_file(path) for path in paths]
+    every = np.concatenate([r.ratings for r in raw])
+    low, high = float(np.nanmin(every)), float(np.nanmax(every))
+    whole = bool(np.all(every == np.round(every)))
     scale = (1.0, 5.0) if whole and low >= 1 and high <= 5 else (min(low, 0.5), max(high, 5.0))  # MovieLens' two scales
+    parts = [from_raw(r, path.stem, scale, str(path)) for r, path in zip(raw, paths)]
+    columns = [
+        np.concatenate([p.user_vocab.ids[p.users] for p in parts]),
+        np.concatenate([p.movie_vocab.ids[p.movies] for p in parts]),
+        np.concatenate([p.ratings for p in parts]),
+        np.concatenate([p.timestamps for p in parts]),
+    ]
     data = Dataset.from_ids(
-        *both[:3], both[3], catalog=Catalog.placeholder(both[1]), name=Path(train).stem, rating_scale=scale,
+        *columns, catalog=Catalog.placeholder(columns[1]), name=paths[0].stem, rating_scale=scale,
         source=f"{train} + {test}",
     )
-    in_train = np.arange(data.n_ratings) < parts[0].ratings.size
-    return _split(data, ~in_train)
+    in_test = np.arange(data.n_ratings) >= parts[0].n_ratings
+    pair = data.users.astype(np.int64) * data.n_movies + data.movies
+    leaked = ~in_test & np.isin(pair, pair[in_test])
+    if leaked.any():
+        warnings.warn(
+            f"{train}: {int(leaked.sum()):,} (user, movie) pair(s) also rated in {test} "
+            f"(first: user {columns[0][leaked.argmax()]}, movie {columns[1][leaked.argmax()]}); "
+            "dropped from training so that no test rating is seen in training",
+            DataWarning,
+            stacklevel=2,
+        )
+    return Split(data.subset(~in_test & ~leaked), data.subset(in_test))
 
 
 def _read_ratings_file(path: Path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -79,22 +81,29 @@ def _root() -> None:
     """Keeps movierec a command group even while a single command is registered."""
 
 
+@contextmanager
+def data_notes(what: str) -> Iterator[None]:
+    """A spinner while data loads; its DataWarnings (duplicates kept, movies added, feedback
+    dropped) become printed notes, not Python warnings."""
+    with warnings.catch_warnings(record=True) as caught, err_console.status(f"Loading {what}…"):
+        warnings.simplefilter("always", DataWarning)
+        yield
+    for w in caught:
+        err_console.print(f"[yellow]Note:[/yellow] {w.message}", highlight=False)
+
+
 def load_dataset(
     data: str, data_dir: Path | None, *, movies: Path | None = None, feedback: Path | None = None
 ) -> Dataset:
-    """load() behind a spinner, merging stored visitor feedback when given; its DataWarnings
-    (duplicates kept, movies added, feedback dropped) become printed notes, not Python warnings."""
+    """load() with :func:`data_notes`, merging stored visitor feedback when given."""
     from ..loading import load
 
-    with warnings.catch_warnings(record=True) as caught, err_console.status(f"Loading {data}…"):
-        warnings.simplefilter("always", DataWarning)
+    with data_notes(data):
         dataset = load(data, data_dir, movies=movies)
         if feedback is not None:
             from ..serve.feedback import merge_feedback
 
             dataset = merge_feedback(dataset, feedback)
-    for w in caught:
-        err_console.print(f"[yellow]Note:[/yellow] {w.message}", highlight=False)
     return dataset
 
 

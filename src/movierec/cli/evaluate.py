@@ -17,7 +17,7 @@ from .. import evaluation
 from ..loading import DEFAULT_RELEASE, resolve
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
 from ..splits import OFFICIAL_SPLITS as OFFICIAL, SPLIT_NAMES, Split, file_split, make_splits, official_split
-from .app import DataDirOption, DataOption, JsonOption, app, console, err_console, load_dataset
+from .app import DataDirOption, DataOption, JsonOption, app, console, data_notes, err_console, load_dataset
 from .train import parse_params
 
 AUTO = "auto"
@@ -133,7 +133,8 @@ def evaluate(
     n_rating = sum(model_class(n).kind == "rating" for n in names)
     ranking_splits: Iterator[Split] | None = None
     if explicit:
-        splits: Any = file_split(train, test)
+        with data_notes(f"{train.name} and {test.name}"):
+            splits: Any = file_split(train, test)
         label = ranking_label = f"files {train.name} (train) / {test.name} (test)"
         n_fits = len(names)
     else:
