@@ -263,6 +263,19 @@ class Recommender:
         Movies in the catalog that nobody rated in training are ignored (no model knows them);
         ids not in the catalog raise UnknownIdError; stars outside the rating scale raise DataError.
         """
+        movie_ids, stars = self.check_ratings(ratings)
+        movies = self.movie_vocab.index(movie_ids, missing="negative")
+        stars, movies = stars[movies >= 0], movies[movies >= 0]
+        scores = self._scorer.fold_in(movies, stars)
+        predicted = None
+        if self.rating is not None:
+            folded = self.rating.fold_in(movies, stars) if self.ranking is not None else scores
+            predicted = lambda picks: folded[picks]  # noqa: E731
+        return self._top(scores, movies, stars, n, genres, year_from, year_to, predicted)
+
+    def check_ratings(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        """``{movie_id: stars}`` as arrays (int64 ids, float32 stars), once every movie is in the
+        catalog (else UnknownIdError) and every star on the rating scale (else DataError)."""
         movie_ids = np.fromiter((int(m) for m in ratings), np.int64, len(ratings))
         stars = np.fromiter((float(s) for s in ratings.values()), np.float32, len(ratings))
         low, high = self.rating_scale
@@ -271,17 +284,10 @@ class Recommender:
             raise DataError(
                 f"rating {stars[bad][0]:g} for movie {movie_ids[bad][0]} is outside the rating scale {low:g}-{high:g}"
             )
-        movies = self.movie_vocab.index(movie_ids, missing="negative")
-        unknown = (movies < 0) & (self.catalog.rows(movie_ids) < 0)
+        unknown = self.catalog.rows(movie_ids) < 0
         if unknown.any():
             raise UnknownIdError(f"unknown movie {movie_ids[unknown][0]}: it is not in the catalog")
-        stars, movies = stars[movies >= 0], movies[movies >= 0]
-        scores = self._scorer.fold_in(movies, stars)
-        predicted = None
-        if self.rating is not None:
-            folded = self.rating.fold_in(movies, stars) if self.ranking is not None else scores
-            predicted = lambda picks: folded[picks]  # noqa: E731
-        return self._top(scores, movies, stars, n, genres, year_from, year_to, predicted)
+        return movie_ids, stars
 
     def recommend_batch(self, user_ids: Iterable[int], n: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` unseen movies of many training users: (movie ids int64 [u, n], scores float32 [u, n]).

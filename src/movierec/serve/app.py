@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic_core import to_json as _to_json
 from threadpoolctl import threadpool_limits
 
-from ..errors import ModelError, UnknownIdError
+from ..errors import DataError, ModelError, UnknownIdError
 from ..recommender import Recommender
 from . import schemas
 from .store import FeedbackStore
@@ -72,15 +72,14 @@ def _invalid(field: tuple[str | int, ...], message: str) -> HTTPException:
 
 
 def _check_ratings(rec: Recommender, ratings: dict[int, float], where: tuple[str | int, ...]) -> None:
-    """Stars within the model's scale, movies in its catalog (unknown movies are a 404)."""
-    low, high = _rating_scale(rec)
-    values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))
-    if values.size and ((values < low).any() or (values > high).any()):
-        raise _invalid(where + ("rating",), f"ratings must be within this model's scale {low}..{high}")
-    ids = np.fromiter(ratings.keys(), dtype=np.int64, count=len(ratings))
-    missing = ids[rec.catalog.rows(ids) < 0]
-    if missing.size:
-        raise UnknownIdError(f"unknown movie {int(missing[0])}; find movies with GET /api/movies?q=...")
+    """The Recommender's checks before ratings are stored: stars off the scale are a 422
+    naming the field; movies outside the catalog a 404."""
+    try:
+        rec.check_ratings(ratings)
+    except UnknownIdError as exc:
+        raise UnknownIdError(f"{exc}; find movies with GET /api/movies?q=...") from None
+    except DataError as exc:
+        raise _invalid(where + ("rating",), str(exc)) from None
 
 
 def _rating_scale(rec: Recommender) -> tuple[float, float]:
