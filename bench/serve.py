@@ -31,26 +31,13 @@ from urllib.parse import quote
 
 import httpx
 import numpy as np
+from support import ensure_model
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def ensure_model(model: Path | None, workdir: Path) -> Path:
-    if model is not None:
-        return model
-    import movierec
-    from movierec.recommender import Recommender
-
-    out = workdir / "model"
-    print("training a model on ml-latest-small (no --model given)...", flush=True)
-    start = time.perf_counter()
-    Recommender.fit(movierec.load("ml-latest-small")).save(out)
-    print(f"  trained in {time.perf_counter() - start:.0f} s", flush=True)
-    return out
 
 
 def process_tree_cpu(pid: int) -> float:

@@ -28,29 +28,13 @@ import argparse
 import os
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
+from support import ensure_model
 
 BARS_MS = {"recommend": 5.0, "new user": 20.0, "similar": 5.0}
 PURITY_BAR = 0.65
-
-
-def ensure_model(model: Path | None, workdir: Path) -> Path:
-    if model is not None:
-        return model
-    import movierec
-    from movierec.recommender import Recommender
-
-    out = workdir / "model"
-    print("training the default models on all of ml-latest-small (no --model given)...", flush=True)
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
-        Recommender.fit(movierec.load("ml-latest-small")).save(out)
-    print(f"  trained in {time.perf_counter() - start:.0f} s", flush=True)
-    return out
 
 
 def timed(calls, repeat: int) -> tuple[np.ndarray, np.ndarray]:
