@@ -174,3 +174,39 @@ def test_parameter_this_version_does_not_know(saved):
     _edit_meta(saved, lambda m: m["models"]["rating"]["params"].update(renamed_since=1))
     with pytest.raises(ModelError, match="does not fit this movierec .*retrain it"):
         load(saved)
+
+
+def test_arrays_are_copy_on_write_maps_of_the_file(saved):
+    """Loading maps the arrays file (server workers share its pages); writes stay private."""
+    first = load(saved)
+    bias = first.rating.movie_bias
+    assert _is_file_map(bias) and np.array_equal(bias, load_file(str(saved / ARRAYS_FILE))["rating.movie_bias"])
+    before = (saved / ARRAYS_FILE).read_bytes()
+    bias[:] = 123.0
+    assert (saved / ARRAYS_FILE).read_bytes() == before
+    assert not np.any(load(saved).rating.movie_bias == 123.0)
+
+
+def _is_file_map(array: np.ndarray) -> bool:
+    while array is not None and not isinstance(array, np.memmap):
+        array = array.base
+    return array is not None
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"dtype": "F32", "shape": [10**6], "data_offsets": [0, 4 * 10**6]}, "does not fit bytes"),
+        ({"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}, "does not fit bytes"),
+        ({"dtype": "Q9", "shape": [1], "data_offsets": [0, 1]}, "corrupt"),
+    ],
+)
+def test_array_header_that_does_not_fit_the_file(saved, entry, message):
+    import hashlib
+
+    header = json.dumps({"x": entry}).encode()
+    blob = len(header).to_bytes(8, "little") + header + b"\x00" * 16
+    (saved / ARRAYS_FILE).write_bytes(blob)
+    _edit_meta(saved, lambda m: m.update(arrays_sha256=hashlib.sha256(blob).hexdigest()))
+    with pytest.raises(ModelError, match=message):
+        load(saved)

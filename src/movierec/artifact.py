@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
 from .catalog import Catalog
 from .dataset import Dataset
@@ -252,8 +251,8 @@ def load(path: str | os.PathLike) -> Artifact:
             "(truncated or modified after saving); retrain or restore it"
         )
     try:
-        arrays = load_file(str(arrays_path))
-    except (SafetensorError, OSError) as exc:
+        arrays = _map_arrays(arrays_path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{arrays_path} is corrupt ({exc}); retrain or restore it") from None
     try:
         for name in meta.get("fortran_order", []):
@@ -265,6 +264,41 @@ def load(path: str | os.PathLike) -> Artifact:
         raise ModelError(f"{path} is corrupt or inconsistent ({type(exc).__name__}: {exc}); retrain or restore it") from None
     artifact.check()
     return artifact
+
+
+_DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BOOL": np.bool_,
+    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8,
+}  # fmt: skip
+
+
+def _map_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a safetensors file as copy-on-write memory maps of it.
+
+    Loading copies nothing, and the processes of ``movierec serve --workers N`` share one copy
+    of the model's pages in the OS page cache instead of holding N. The layout is safetensors':
+    an 8-byte little-endian header length, a JSON header (dtype, shape and byte range of every
+    array), then the raw little-endian bytes; every range is checked against the file.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        if not 0 < n <= size - 8:
+            raise ValueError(f"header length {n} does not fit a {size}-byte file")
+        header = json.loads(f.read(n))
+    body = np.memmap(path, np.uint8, mode="c", offset=8 + n) if size > 8 + n else np.zeros(0, np.uint8)
+    arrays = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
+        shape = tuple(int(d) for d in info["shape"])
+        start, end = (int(o) for o in info["data_offsets"])
+        if not 0 <= start <= end <= body.size or end - start != dtype.itemsize * int(np.prod(shape)):
+            raise ValueError(f"array {name!r} ({info['dtype']} {list(shape)}) does not fit bytes {start}..{end}")
+        arrays[name] = np.asarray(body[start:end]).view(dtype).reshape(shape)
+    return arrays
 
 
 def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Artifact:
