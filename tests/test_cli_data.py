@@ -96,7 +96,28 @@ def test_convert_then_list(tmp_path):
     assert listed["ml-1m"]["local"].endswith("ml-1m.zip") and listed["ml-25m"]["local"] == ""
 
 
-@pytest.mark.parametrize("command", ["list", "fetch", "info", "convert"])
+@pytest.mark.parametrize("command", ["list", "fetch", "info", "convert", "cache"])
 def test_help_teaches_with_an_example(command):
     result = runner.invoke(app, ["data", command, "--help"])
     assert result.exit_code == 0 and "Example:" in result.output and "movierec data" in result.output
+
+
+def test_cache_lists_and_clears_only_its_own_entries(tmp_path):
+    data = release_dataset()
+    folder = write_release(data, tmp_path / "synthetic", "csv")
+    assert runner.invoke(app, ["data", "info", str(folder)]).exit_code == 0  # parses and caches
+    stranger = tmp_path / "cache" / "someone-elses"
+    stranger.mkdir(parents=True)
+    (stranger / "keep.txt").write_text("not movierec's")
+
+    listed = json.loads(runner.invoke(app, ["data", "cache", "--json"]).output)
+    assert [e["source"] for e in listed["entries"]] == [str(folder)]
+    assert listed["entries"][0]["bytes"] > 0
+    table = runner.invoke(app, ["data", "cache"], env={"COLUMNS": "200"}).output
+    assert "1 entry" in table and "synthetic" in table
+
+    cleared = json.loads(runner.invoke(app, ["data", "cache", "--clear", "--json"]).output)
+    assert cleared["deleted"] == 1 and cleared["bytes"] == listed["entries"][0]["bytes"]
+    assert json.loads(runner.invoke(app, ["data", "cache", "--json"]).output)["entries"] == []
+    assert (stranger / "keep.txt").read_text() == "not movierec's"
+    assert runner.invoke(app, ["data", "info", str(folder)]).exit_code == 0  # parses again

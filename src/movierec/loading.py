@@ -304,6 +304,36 @@ def _write_cache(folder: Path, key: str, d: Dataset, notes: list[str]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cache_entries() -> list[dict]:
+    """The parsed copies in :func:`cache_dir`, newest first: folder, source, bytes, modified
+    (POSIX seconds). Only folders this module wrote count (a ``meta.json`` with a key, or an
+    interrupted ``.tmp`` write), so a cache folder shared with other files is safe to clear."""
+    root, entries = cache_dir(), []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            ours, source = isinstance(meta, dict) and "key" in meta, meta.get("source")
+        except (OSError, ValueError, AttributeError):
+            ours, source = folder.is_dir() and folder.name.endswith(".tmp"), None
+        if not ours:
+            continue
+        stats = [p.stat() for p in folder.iterdir() if p.is_file()]
+        entries.append({
+            "path": str(folder), "source": source, "bytes": sum(st.st_size for st in stats),
+            "modified": max((st.st_mtime for st in stats), default=folder.stat().st_mtime),
+        })  # fmt: skip
+    return sorted(entries, key=lambda e: -e["modified"])
+
+
+def clear_cache() -> tuple[int, int]:
+    """Delete every entry of :func:`cache_entries`; returns (entries, bytes) freed. The next
+    load of each source parses it again."""
+    entries = cache_entries()
+    for entry in entries:
+        shutil.rmtree(entry["path"], ignore_errors=True)
+    return len(entries), sum(e["bytes"] for e in entries)
+
+
 def _read_cache(folder: Path, key: str) -> tuple[Dataset, list[str]] | None:
     """The cached dataset, or None when absent, stale (other key) or damaged.
 

@@ -1,4 +1,4 @@
-"""``movierec data``: list, fetch, describe and convert MovieLens releases."""
+"""``movierec data``: list, fetch, describe and convert MovieLens releases; manage the parse cache."""
 
 from __future__ import annotations
 
@@ -169,3 +169,41 @@ def convert(
         folder = write_release(dataset, output, fmt)
         packed = pack_release(folder) if zip_ else None
     console.print(f"Wrote {dataset.n_ratings:,} ratings to [bold]{folder}[/bold]" + (f" and [bold]{packed}[/bold]" if packed else ""))
+
+
+@data_app.command()
+def cache(
+    clear: Annotated[bool, typer.Option("--clear", help="Delete them all; the next load parses again.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List the parsed copies of loaded data, or delete them with --clear.
+
+    The first load of a release or CSV parses it and keeps its arrays in the
+    cache folder ($MOVIEREC_CACHE, else your user cache): the next load takes
+    milliseconds. A source that changes replaces its own entry; entries of
+    sources you no longer use stay until cleared.
+
+    Example: [bold]movierec data cache --clear[/bold]
+    """
+    from ..loading import cache_dir, cache_entries, clear_cache
+
+    if clear:
+        count, freed = clear_cache()
+        if as_json:
+            typer.echo(json.dumps({"cache": str(cache_dir()), "deleted": count, "bytes": freed}))
+        else:
+            console.print(f"Deleted {count} cached load(s), {freed / 2**20:,.1f} MiB, from {cache_dir()}")
+        return
+    entries = cache_entries()
+    if as_json:
+        typer.echo(json.dumps({"cache": str(cache_dir()), "entries": entries}, indent=2))
+        return
+    total = sum(e["bytes"] for e in entries)
+    table = Table(title=f"Parsed data in {cache_dir()}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
+                        f"{total / 2**20:,.1f} MiB")  # fmt: skip
+    for column in ("source", "MiB", "written"):
+        table.add_column(column, justify="right" if column == "MiB" else "left")
+    for e in entries:
+        when = datetime.fromtimestamp(e["modified"], timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        table.add_row(e["source"] or "[dim](interrupted write)[/dim]", f"{e['bytes'] / 2**20:,.1f}", when)
+    console.print(table)
