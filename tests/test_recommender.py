@@ -231,3 +231,14 @@ def test_low_ratings_are_not_given_as_reasons(rec, data):
     disliked = {int(m): 1.0 for m in data.movie_vocab.ids[:3]}
     recs = rec.recommend_for_ratings(disliked, n=5)
     assert len(recs) == 5 and all(r.because == [] for r in recs)
+
+
+def test_warm_up_builds_the_lazy_parts_and_changes_no_answer(tmp_path):
+    data = generate(n_users=80, n_movies=150, n_ratings=1500, seed=21).dataset
+    Recommender.fit(data, rating="biases", ranking="ease").save(tmp_path / "m")
+    cold, warm = Recommender.load(tmp_path / "m"), Recommender.load(tmp_path / "m")
+    warm.warm_up()
+    assert "_titles" in vars(warm) and "_titles" not in vars(cold)
+    assert getattr(warm.ranking, "_rows", None) is not None and getattr(cold.ranking, "_rows", None) is None
+    user = int(data.user_vocab.ids[3])
+    assert [r.movie_id for r in warm.recommend(user)] == [r.movie_id for r in cold.recommend(user)]

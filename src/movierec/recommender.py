@@ -198,6 +198,14 @@ class Recommender:
             },
         }
 
+    def warm_up(self) -> None:
+        """Build now what the first requests would otherwise build on the way (the title index,
+        the models' scoring views), so a server's first answers are as fast as the rest."""
+        self._titles.search("a", limit=1)
+        if len(self.user_vocab):
+            self.recommend(int(self.user_vocab.ids[0]), n=1)
+        self.recommend_for_ratings({}, n=1)
+
     @cached_property
     def _titles(self) -> TitleIndex:
         counts = np.zeros(len(self.catalog), np.int64)

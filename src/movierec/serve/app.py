@@ -203,6 +203,8 @@ def create_app(
         if recommender is None and model_dir is not None:
             app.state.recommender = Recommender.load(model_dir)
         app.state.store = FeedbackStore(db_path) if db_path is not None else None
+        if app.state.recommender is not None:
+            app.state.recommender.warm_up()
         # The model's many long-lived objects would otherwise be re-scanned by every full
         # garbage collection, a pause of milliseconds in the middle of a request.
         gc.collect()
