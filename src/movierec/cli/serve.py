@@ -59,7 +59,7 @@ def serve(
         ),
     ] = DEFAULT_DB,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Server processes, each with its own copy of the model; one per CPU core serves the most.")
+        int, typer.Option(min=1, max=64, help="Server processes (they share the model's arrays through the page cache); one per CPU core serves the most.")
     ] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request (slower).")] = False,
 ) -> None:
@@ -102,7 +102,7 @@ def serve(
             config = uvicorn.Config(create_app(db_path=db, recommender=recommender), **options)
             uvicorn.Server(config).run(sockets=[sock])
         else:
-            del recommender  # each worker loads its own copy
+            del recommender  # each worker loads (maps) the model itself
             _run_workers(model, db, sock, workers, options)
     except KeyboardInterrupt:
         pass
@@ -120,7 +120,7 @@ def _run_workers(model: Path, db: Path, sock: socket.socket, workers: int, optio
     ctx = multiprocessing.get_context("spawn")  # fork would copy BLAS / torch thread state
     address = sock.getsockname()[:2]
     if sys.platform == "linux":
-        sock.close()  # the port stays ours: the workers bind it at once, with SO_REUSEPORT
+        sock.close()  # it proved the port free; the workers bind it again within milliseconds
         shared = None
     else:
         shared = sock
