@@ -245,7 +245,8 @@ class TitleIndex:
         if exact is not None:
             key_tier[np.searchsorted(key_ids, exact)] = 0
         entries = self._entries(key_ids)
-        rows, tier = self._key_rows[entries], np.repeat(key_tier, np.diff(self._key_start)[key_ids])
+        per_key = self._key_start[key_ids + 1] - self._key_start[key_ids]
+        rows, tier = self._key_rows[entries], np.repeat(key_tier, per_key)
         order = np.lexsort((tier, rows))  # a movie with several matching keys keeps its best tier
         rows, tier = rows[order], tier[order]
         first = _first_of_runs(rows)
