@@ -126,6 +126,20 @@ class RankingModel(Model):
     kind: ClassVar[str] = "ranking"
 
 
+def parts_state(parts: dict[str, Model]) -> dict[str, np.ndarray]:
+    """The arrays of a composite model's fitted parts, each under ``"<prefix>."``."""
+    return {f"{prefix}.{k}": v for prefix, part in parts.items() for k, v in part.get_state().items()}
+
+
+def parts_from_state(state: dict[str, np.ndarray], fresh: dict[str, Model]) -> list[Model]:
+    """Each unfitted part in ``fresh`` loaded from the arrays under its prefix (see :func:`parts_state`)."""
+    loaded = []
+    for prefix, part in fresh.items():
+        sub = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
+        loaded.append(type(part).from_state(part.get_params(), sub))
+    return loaded
+
+
 def known_rows(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Which rows of ``index`` are known (0 <= row < n), and the rows with unknowns (-1)
     replaced by 0 so they can gather safely; callers then apply their fallback by mask."""

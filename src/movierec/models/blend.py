@@ -18,7 +18,7 @@ import numpy as np
 from ..dataset import Dataset
 from ..errors import ModelError
 from ..splits import random_holdout
-from .base import Callback, RatingModel, TrainingEvent
+from .base import Callback, RatingModel, TrainingEvent, parts_from_state, parts_state
 from .bayesian import BayesianMF
 from .knn import ItemKNN
 
@@ -89,20 +89,12 @@ class Blend(RatingModel):
 
     # -- persistence: the parts' arrays, prefixed -----------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:
-        state = super().get_state()
-        for prefix, part in zip(self.PARTS, (self.bayes, self.knn)):
-            state.update({f"{prefix}.{k}": v for k, v in part.get_state().items()})
-        return state
+        return {**super().get_state(), **parts_state(dict(zip(self.PARTS, (self.bayes, self.knn))))}
 
     @classmethod
     def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Blend":
         model = super().from_state(params, state)
-        bayes, knn = model._make_parts()
-        parts = []
-        for prefix, part in zip(cls.PARTS, (bayes, knn)):
-            sub = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
-            parts.append(type(part).from_state(part.get_params(), sub))
-        model.bayes, model.knn = parts
+        model.bayes, model.knn = parts_from_state(state, dict(zip(cls.PARTS, model._make_parts())))
         return model
 
     # -- scoring -------------------------------------------------------------------------

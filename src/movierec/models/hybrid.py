@@ -23,8 +23,7 @@ import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
 from ..dataset import Dataset
-from ..errors import ModelError
-from .base import Callback, RankingModel, TrainingEvent
+from .base import Callback, RankingModel, TrainingEvent, parts_from_state, parts_state
 from .ease import EASE
 from .ials import ImplicitALS
 
@@ -52,6 +51,7 @@ class Hybrid(RankingModel):
 
     name: ClassVar[str] = "hybrid"
     Config: ClassVar[type] = Config
+    state_attrs: ClassVar[tuple[str, ...]] = ("movie_vectors",)  # plus the parts' arrays, prefixed
 
     def _parts(self) -> tuple[EASE, ImplicitALS]:
         cfg = self.config
@@ -114,29 +114,12 @@ class Hybrid(RankingModel):
 
     # -- persistence: the two parts' arrays under "ease." and "ials." ----------------------
     def get_state(self) -> dict[str, np.ndarray]:
-        self._check_fitted()
-        state = {f"ease.{k}": v for k, v in self.ease.get_state().items()}
-        state.update({f"ials.{k}": v for k, v in self.ials.get_state().items()})
-        state["movie_vectors"] = self.movie_vectors
-        state["n_users"] = np.asarray(self.n_users, dtype=np.int64)
-        state["n_movies"] = np.asarray(self.n_movies, dtype=np.int64)
-        return state
+        return {**super().get_state(), **parts_state({"ease": self.ease, "ials": self.ials})}
 
     @classmethod
     def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Hybrid":
-        model = cls(**params)
-        missing = [name for name in ("n_users", "n_movies", "movie_vectors") if name not in state]
-        if missing:
-            raise ModelError(f"saved {cls.name} model lacks arrays: {', '.join(missing)}")
-        def part(prefix: str, fresh: RankingModel) -> RankingModel:
-            sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-            return type(fresh).from_state(fresh.get_params(), sub)
-
-        ease, ials = model._parts()
-        model.ease, model.ials = part("ease.", ease), part("ials.", ials)
-        model.movie_vectors = np.asarray(state["movie_vectors"], dtype=np.float32)
-        model.n_users = int(state["n_users"])
-        model.n_movies = int(state["n_movies"])
+        model = super().from_state(params, state)
+        model.ease, model.ials = parts_from_state(state, dict(zip(("ease", "ials"), model._parts())))
         return model
 
 
