@@ -8,6 +8,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from .vocabulary import sorted_positions
+
 NO_GENRES = "(no genres listed)"
 _YEAR = r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
 
@@ -67,10 +69,7 @@ class Catalog:
 
     def rows(self, movie_ids: np.ndarray) -> np.ndarray:
         """Catalog rows of ``movie_ids`` (int32), -1 where the id is not in the catalog."""
-        movie_ids = np.asarray(movie_ids, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.movie_ids, movie_ids), max(len(self) - 1, 0))
-        found = self.movie_ids[pos] == movie_ids if len(self) else np.zeros(movie_ids.shape, bool)
-        return np.where(found, pos, -1).astype(np.int32)
+        return sorted_positions(self.movie_ids, np.asarray(movie_ids, dtype=np.int64)).astype(np.int32)
 
     def genres_of(self, row: int) -> list[str]:
         return list(self._genre_lists[row])

@@ -127,18 +127,6 @@ def _parse(path: Path, movies_path: Path | None, rating_scale) -> tuple[Dataset,
     return _build(ratings, raw_movies, name, scale, step, str(path))
 
 
-def _indexed(ids: np.ndarray, entity: str) -> tuple[Vocabulary, np.ndarray]:
-    """Vocabulary and int32 rows of ``ids``: a dense lookup table when ids are compact
-    (MovieLens ids are), which is O(n) where sorting 25M ids is not."""
-    lo, hi = int(ids.min()), int(ids.max())
-    if lo < 0 or hi > 4 * ids.size + (1 << 20):
-        return Vocabulary.from_values(ids, entity)
-    present = np.zeros(hi + 1, dtype=bool)
-    present[ids] = True
-    lookup = np.cumsum(present, dtype=np.int32) - 1
-    return Vocabulary(np.flatnonzero(present).astype(np.int64), entity), lookup[ids]
-
-
 _BLOCK = 1 << 20  # checks run block by block: temporaries stay in cache, not in fresh pages
 
 
@@ -212,7 +200,7 @@ def _deduplicate(r: RawRatings, users: np.ndarray, movies: np.ndarray, n_movies:
     if not (ordered[1:] == ordered[:-1]).any():  # no duplicates: one sort, no argsort
         return None
     order = np.lexsort((np.arange(pair.size), r.timestamps, pair))
-    last = np.append(pair[order][1:] != pair[order][:-1], True)
+    last = np.append(ordered[1:] != ordered[:-1], True)  # pair[order] is ``ordered``: pair is the primary key
     keep = np.sort(order[last])
     dropped = np.ones(pair.size, bool)
     dropped[keep] = False
@@ -240,8 +228,8 @@ def _build(r: RawRatings, raw_movies: RawMovies | None, name: str, scale, step, 
         if bad.size:
             raise DataError(f"{r.label} line {r.line(bad[0])}: expected a non-negative {column}, found {values[bad[0]]}")
     low_high = _check_scale(r, scale, step)
-    user_vocab, users = _indexed(r.user_ids, "user")
-    movie_vocab, movies = _indexed(r.movie_ids, "movie")
+    user_vocab, users = Vocabulary.from_values(r.user_ids, "user")
+    movie_vocab, movies = Vocabulary.from_values(r.movie_ids, "movie")
     keep = _deduplicate(r, users, movies, len(movie_vocab), notes)
     ratings, timestamps = r.ratings, r.timestamps
     if keep is not None:
@@ -264,10 +252,10 @@ def _cache_key(sources: list[Path], rating_scale) -> str:
     stats = []
     for s in sources:
         if s.is_dir():  # a release folder: every file in it and in its subfolders
-            files = sorted(p for p in s.rglob("*") if p.is_file())
+            named = [(str(p.relative_to(s)), p) for p in sorted(p for p in s.rglob("*") if p.is_file())]
         else:
-            files = [s]
-        stats += [(str(p.relative_to(s)) if s.is_dir() else p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+            named = [(s.name, s)]
+        stats += [(name, st.st_size, st.st_mtime_ns) for name, st in ((name, p.stat()) for name, p in named)]
     return json.dumps({"v": CACHE_VERSION, "files": stats, "scale": rating_scale})
 
 

@@ -173,10 +173,9 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
     Each file is checked as :func:`~movierec.loading.load` checks one (ids, ratings, a repeated
     pair keeps its latest rating). Both parts share vocabularies over the ids of both files; the
     rating scale is 1-5 when every rating is a whole star, else 0.5-5 (widened to the data if
-    needed); movies get placeholder titles. A pair in both files would show the test answer in
-    training: it is dropped from train, with a DataWarning.
+    needed); movies get placeholder titles (``Movie <id>``). A pair in both files would show the
+    test answer in training: it is dropped from train, with a DataWarning.
     """
-    from .catalog import Catalog
     from .loading import from_raw
 
     paths = [Path(train), Path(test)]
@@ -192,10 +191,7 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
         np.concatenate([p.ratings for p in parts]),
         np.concatenate([p.timestamps for p in parts]),
     ]
-    data = Dataset.from_ids(
-        *columns, catalog=Catalog.placeholder(columns[1]), name=paths[0].stem, rating_scale=scale,
-        source=f"{train} + {test}",
-    )
+    data = Dataset.from_ids(*columns, name=paths[0].stem, rating_scale=scale, source=f"{train} + {test}")
     in_test = np.arange(data.n_ratings) >= parts[0].n_ratings
     pair = data.users.astype(np.int64) * data.n_movies + data.movies
     leaked = ~in_test & np.isin(pair, pair[in_test])

@@ -9,6 +9,14 @@ import numpy as np
 from .errors import UnknownIdError
 
 
+def sorted_positions(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in the ascending array ``sorted_values``, -1 where absent
+    (binary search, vectorized; any shape)."""
+    pos = np.minimum(np.searchsorted(sorted_values, values), max(sorted_values.size - 1, 0))
+    found = sorted_values[pos] == values if sorted_values.size else np.zeros(np.shape(values), bool)
+    return np.where(found, pos, -1)
+
+
 class Vocabulary:
     """A sorted set of external ids (int64), each mapped to its position (int32).
 
@@ -28,9 +36,19 @@ class Vocabulary:
 
     @classmethod
     def from_values(cls, values: np.ndarray, entity: str = "id") -> tuple["Vocabulary", np.ndarray]:
-        """Vocabulary of the distinct values and the int32 index of each value."""
-        ids, inverse = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
-        return cls(ids, entity), inverse.astype(np.int32, copy=False)
+        """Vocabulary of the distinct values and the int32 index of each value.
+
+        Compact non-negative ids (MovieLens' are) go through a dense lookup table, which is O(n)
+        where sorting 25M ids is not; others through ``np.unique``.
+        """
+        values = np.asarray(values, dtype=np.int64)
+        if values.size and values.min() >= 0 and values.max() <= 4 * values.size + (1 << 20):
+            present = np.zeros(int(values.max()) + 1, dtype=bool)
+            present[values] = True
+            rows = np.cumsum(present, dtype=np.int32) - 1
+            return cls(np.flatnonzero(present).astype(np.int64), entity), rows[values]
+        ids, inverse = np.unique(values, return_inverse=True)
+        return cls(ids, entity), inverse.astype(np.int32, copy=False).reshape(values.shape)
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -52,16 +70,14 @@ class Vocabulary:
     ) -> np.ndarray:
         """Rows of ``ids``; unknown ids raise (``missing="error"``) or map to -1."""
         ids = np.asarray(ids, dtype=np.int64)
-        pos = np.searchsorted(self.ids, ids)
-        pos_clipped = np.minimum(pos, max(len(self) - 1, 0))
-        found = (pos < len(self)) & (self.ids[pos_clipped] == ids) if len(self) else np.zeros(ids.shape, bool)
-        if missing == "error" and not np.all(found):
-            unknown = ids[~found]
+        rows = sorted_positions(self.ids, ids)
+        if missing == "error" and np.any(rows < 0):
+            unknown = ids[rows < 0]
             raise UnknownIdError(
                 f"unknown {self.entity} {int(unknown[0])}"
                 + (f" (and {unknown.size - 1} more)" if unknown.size > 1 else "")
             )
-        return np.where(found, pos_clipped, -1).astype(np.int32)
+        return rows.astype(np.int32)
 
     def id(self, index: np.ndarray | int) -> np.ndarray | int:
         """External id(s) of row(s) ``index``."""

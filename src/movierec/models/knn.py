@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from ..dataset import Dataset
 from ..errors import ModelError
+from ..vocabulary import sorted_positions
 from .base import Callback, RatingModel, TrainingEvent, known_rows
 from .baselines import damped_biases
 
@@ -129,8 +130,8 @@ class ItemKNN(RatingModel):
             u, m = users[s : s + step], movies[s : s + step]
             nbrs = self.neighbor_rows[m]
             wanted = u[:, None] * self.n_movies + nbrs
-            pos = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
-            rated = keys[pos] == wanted if keys.size else np.zeros(wanted.shape, bool)
+            pos = sorted_positions(keys, wanted)
+            rated = pos >= 0
             w = np.where(rated, self.neighbor_sims[m], 0.0)
             res = np.where(rated, self.residuals[pos], 0.0) if keys.size else 0.0
             out[s : s + step] = (w * res).sum(1) / (w.sum(1) + self.config.smoothing)
