@@ -122,10 +122,15 @@ class Biases(RatingModel):
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """The new user's bias is the damped mean of their residuals against the movie biases."""
         self._check_fitted()
-        movies = np.asarray(movies, dtype=np.int64)
-        resid = np.asarray(ratings, dtype=np.float64) - self.mean - self.movie_bias[movies]
-        user_bias = resid.sum() / (resid.size + self.config.user_damping) if resid.size else 0.0
+        _, user_bias = fold_in_bias(self.mean, self.movie_bias, movies, ratings, self.config.user_damping)
         return (self.mean + user_bias + self.movie_bias).astype(np.float32)
+
+
+def fold_in_bias(mean, movie_bias: np.ndarray, movies, ratings, damping: float) -> tuple[np.ndarray, float]:
+    """A new user's residuals against the mean and movie biases (float64), and their damped
+    mean: the user's bias."""
+    resid = np.asarray(ratings, dtype=np.float64) - float(mean) - movie_bias[np.asarray(movies, dtype=np.int64)]
+    return resid, resid.sum() / (resid.size + damping) if resid.size else 0.0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -104,7 +105,7 @@ class EASE(RankingModel):
         self.history_movies = seen.indices.astype(np.int32)
         self.history_values = seen.data.astype(np.float32)
         self.n_users, self.n_movies = train.n_users, train.n_movies
-        self._rows = None  # the scoring view of the history, rebuilt on first use
+        self.__dict__.pop("_history", None)  # the scoring view of the old history
         if callback is not None:
             callback(TrainingEvent(1, 1, 0.0, None, metric="closed_form"))
         return self
@@ -125,21 +126,20 @@ class EASE(RankingModel):
         out[:, self.modelled] = np.asarray(rows @ self.weights, dtype=np.float32)
         return out
 
+    @cached_property
     def _history(self) -> tuple[sp.csr_matrix, np.ndarray]:
         """The training users' rows over the modelled movies, and each movie's column there
         (-1 when not modelled); built once per model, so a user's scores cost only their row."""
-        if getattr(self, "_rows", None) is None:
-            column = np.full(self.n_movies, -1, dtype=np.int64)
-            column[self.modelled] = np.arange(self.modelled.size)
-            history = sp.csr_matrix(
-                (self.history_values, self.history_movies, self.history_indptr), shape=(self.n_users, self.n_movies)
-            )
-            self._rows, self._column = history[:, self.modelled].tocsr(), column
-        return self._rows, self._column
+        column = np.full(self.n_movies, -1, dtype=np.int64)
+        column[self.modelled] = np.arange(self.modelled.size)
+        history = sp.csr_matrix(
+            (self.history_values, self.history_movies, self.history_indptr), shape=(self.n_users, self.n_movies)
+        )
+        return history[:, self.modelled].tocsr(), column
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        return self._scores(self._history()[0][np.asarray(users, dtype=np.int64)])
+        return self._scores(self._history[0][np.asarray(users, dtype=np.int64)])
 
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """EASE needs no solve for a new user: their input row times B. Unmodelled movies
@@ -148,7 +148,7 @@ class EASE(RankingModel):
         movies = np.asarray(movies, dtype=np.int64)
         if movies.shape != np.shape(ratings):
             raise ValueError(f"movies and ratings must have the same length, got {movies.size} and {np.size(ratings)}")
-        columns = self._history()[1][movies[::-1]]  # reversed: np.unique keeps the first, i.e. the last given
+        columns = self._history[1][movies[::-1]]  # reversed: np.unique keeps the first, i.e. the last given
         columns, first = np.unique(columns, return_index=True)
         values = self._values(np.asarray(ratings)[::-1][first])
         keep = columns >= 0

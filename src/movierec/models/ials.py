@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -188,13 +189,19 @@ class ImplicitALS(RankingModel):
     def _keep(self, user_f, movie_f, train: Dataset) -> None:
         self.user_factors = user_f.cpu().numpy().astype(np.float32)
         self.movie_factors = movie_f.cpu().numpy().astype(np.float32)
-        self._gram = None
+        self.__dict__.pop("_gram", None)
         self.n_users, self.n_movies = train.n_users, train.n_movies
 
     # -- scoring -------------------------------------------------------------------------
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
         return self.user_factors[np.asarray(users, dtype=np.int64)] @ self.movie_factors.T
+
+    @cached_property
+    def _gram(self) -> np.ndarray:
+        """HᵀH of the movie factors (float64), shared by every fold-in: computed once."""
+        h = self.movie_factors.astype(np.float64)
+        return h.T @ h
 
     def user_vector(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Exact least-squares factors of a new user against the fixed movie factors."""
@@ -205,9 +212,6 @@ class ImplicitALS(RankingModel):
         if movies.shape != ratings.shape:
             raise ValueError(f"movies and ratings must have the same length, got {movies.size} and {ratings.size}")
         weight, target = self._weights(ratings)
-        if getattr(self, "_gram", None) is None:  # HᵀH is shared by every fold-in: compute once
-            h = self.movie_factors.astype(np.float64)
-            self._gram = h.T @ h
         hu = self.movie_factors[movies].astype(np.float64)
         c = 1.0 + weight
         reg = self._row_regularization(float(c.sum()), self.n_movies)

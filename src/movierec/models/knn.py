@@ -24,7 +24,7 @@ from ..dataset import Dataset
 from ..errors import ModelError
 from ..vocabulary import sorted_positions
 from .base import Callback, RatingModel, TrainingEvent, known_rows
-from .baselines import damped_biases
+from .baselines import damped_biases, fold_in_bias
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class ItemKNN(RatingModel):
             raise ModelError("cannot train knn on a dataset without ratings")
         self.n_users, self.n_movies = train.n_users, train.n_movies
         self.interrupted = False
-        self.__dict__.pop("_keys", None)
-        self.__dict__.pop("_weights", None)
+        for cached in ("_keys", "_weights", "_stored"):
+            self.__dict__.pop(cached, None)
         mean, self.user_bias, self.movie_bias = damped_biases(
             train.users, train.movies, train.ratings, self.n_users, self.n_movies, c.damping, c.damping
         )
@@ -156,18 +156,21 @@ class ItemKNN(RatingModel):
         den = np.asarray((rated @ w.T).todense())
         return (self.mean + user_bias[:, None] + self.movie_bias[None, :] + num / (den + self.config.smoothing)).astype(np.float32)
 
+    @cached_property
+    def _stored(self) -> sp.csr_matrix:
+        """The training residuals as a users x movies matrix, built once (not per scored user)."""
+        return sp.csr_matrix((self.residuals, self.indices, self.indptr), shape=(self.n_users, self.n_movies))
+
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
         ku, u = known_rows(users, self.n_users)
-        stored = sp.csr_matrix((self.residuals, self.indices, self.indptr), shape=(self.n_users, self.n_movies))
-        res = sp.diags(ku.astype(np.float32)) @ stored[u]
+        res = sp.diags(ku.astype(np.float32)) @ self._stored[u]
         return self._scores(res.tocsr(), np.where(ku, self.user_bias[u], 0).astype(np.float32))
 
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """The new user's bias is their damped mean residual; their residuals then vote as a user's."""
         self._check_fitted()
         movies = np.asarray(movies, dtype=np.int64)
-        resid = np.asarray(ratings, dtype=np.float64) - float(self.mean) - self.movie_bias[movies]
-        bias = resid.sum() / (resid.size + self.config.damping) if resid.size else 0.0
+        resid, bias = fold_in_bias(self.mean, self.movie_bias, movies, ratings, self.config.damping)
         row = sp.csr_matrix(((resid - bias).astype(np.float32), (np.zeros(movies.size, int), movies)), shape=(1, self.n_movies))
         return self._scores(row, np.array([bias], dtype=np.float32))[0]

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..dataset import Dataset
 from ..errors import ModelError
-from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
+from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 
 
 class DotProduct(nn.Module):
@@ -103,18 +103,16 @@ class SeedMF(RatingModel):
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        movies = np.asarray(movies, dtype=np.int64)
-        known = (users >= 0) & (users < self.n_users) & (movies >= 0) & (movies < self.n_movies)
-        u, m = np.where(known, users, 0), np.where(known, movies, 0)
+        known_u, u = known_rows(users, self.n_users)
+        known_m, m = known_rows(movies, self.n_movies)
+        known = known_u & known_m
         dot = np.einsum("ij,ij->i", self.user_factors[u], self.movie_factors[m])
         return np.where(known, dot, self.mean).astype(np.float32)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        users = np.asarray(users, dtype=np.int64)
-        known = (users >= 0) & (users < self.n_users)
-        out = self.user_factors[np.where(known, users, 0)] @ self.movie_factors.T
+        known, u = known_rows(users, self.n_users)
+        out = self.user_factors[u] @ self.movie_factors.T
         out[~known] = self.mean
         return out.astype(np.float32, copy=False)
 
