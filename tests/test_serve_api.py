@@ -215,6 +215,20 @@ def test_clusters_have_members_genres_and_coordinates(client):
     assert client.get("/api/clusters", params={"k": 4, "min_ratings": 20}).json() == response.json()
 
 
+def test_clusters_of_a_model_without_embeddings_is_409(store):
+    from movierec.recommender import Recommender
+    from movierec.synthetic import generate
+
+    flat = Recommender.fit(generate(n_users=60, n_movies=100, n_ratings=900, seed=5).dataset, rating="biases", ranking="popularity")
+    app = create_app()
+    app.dependency_overrides[get_recommender] = lambda: flat
+    app.dependency_overrides[get_store] = lambda: store
+    with TestClient(app) as c:
+        response = c.get("/api/clusters", params={"k": 4})
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("neither model has movie embeddings, so there is no cluster map")
+
+
 def test_clusters_asking_too_much_is_422(client):
     response = client.get("/api/clusters", params={"k": 50, "min_ratings": 100_000})
     assert response.status_code == 422

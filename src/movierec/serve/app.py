@@ -21,6 +21,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, status
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -86,26 +87,31 @@ def _rating_scale(rec: Recommender) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _profile(rec: Recommender, store: FeedbackStore, profile_id: str) -> schemas.Profile:
+def _stored_ratings(rec: Recommender, store: FeedbackStore, profile_id: str) -> tuple[np.ndarray, ...]:
+    """A profile's (catalog rows, movie ids, stars, timestamps), oldest first. Ratings of movies
+    this model's catalog lacks (the database may have served another model) are kept in the
+    store but left out here, not an error."""
     movie_ids, ratings, stamps = store.ratings(profile_id)
     rows = rec.catalog.rows(movie_ids)
-    keep = rows >= 0  # a movie the current model's catalog lacks is kept in the store, not shown
+    keep = rows >= 0
+    return rows[keep], movie_ids[keep], ratings[keep], stamps[keep]
+
+
+def _profile(rec: Recommender, store: FeedbackStore, profile_id: str) -> schemas.Profile:
+    rows, _, ratings, stamps = _stored_ratings(rec, store, profile_id)
     rated = [
         {**rec.catalog.movie(int(row)), "rating": float(r), "timestamp": int(t)}
-        for row, r, t in zip(rows[keep].tolist(), ratings[keep].tolist(), stamps[keep].tolist())
+        for row, r, t in zip(rows.tolist(), ratings.tolist(), stamps.tolist())
     ]
     return schemas.Profile(profile_id=profile_id, ratings=rated)
 
 
 def _profile_recommendations(rec: Recommender, store: FeedbackStore, profile_id: str, **filters: Any) -> list:
-    """Folded-in recommendations for a stored profile; ratings of movies this model's catalog
-    lacks (the database may have served another model) are left out, not an error."""
-    movie_ids, ratings, _ = store.ratings(profile_id)
-    keep = rec.catalog.rows(movie_ids) >= 0
-    if not keep.any():
+    """Folded-in recommendations for a stored profile's ratings (see :func:`_stored_ratings`)."""
+    _, movie_ids, ratings, _ = _stored_ratings(rec, store, profile_id)
+    if not movie_ids.size:
         return []
-    stars = dict(zip(movie_ids[keep].tolist(), ratings[keep].tolist()))
-    return rec.recommend_for_ratings(stars, **filters)
+    return rec.recommend_for_ratings(dict(zip(movie_ids.tolist(), ratings.tolist())), **filters)
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -165,16 +171,12 @@ class _ClusterCache:
 
 
 def _cluster_report(rec: Recommender, k: int, min_ratings: int) -> dict:
-    from ..clusters import cluster_movies
+    from ..clusters import cluster_recommender
 
-    models = [m for m in (rec.ranking, rec.rating) if m is not None]  # the Recommender's own preference
-    embeddings = next((e for e in (m.movie_embeddings() for m in models) if e is not None), None)
-    if embeddings is None:
-        raise ModelError("neither model has movie embeddings, so there is no cluster map; train with e.g. --rating mf")
-    a = rec.artifact
-    report = cluster_movies(
-        embeddings, rec.movie_vocab.ids, rec.catalog, a.movie_counts, a.movie_means, k=k, min_ratings=min_ratings
-    )
+    try:
+        _, report = cluster_recommender(rec, k, "auto", min_ratings)
+    except ModelError:
+        raise ModelError("neither model has movie embeddings, so there is no cluster map; train with e.g. --rating mf") from None
     return report.as_dict(rec.catalog)
 
 
