@@ -21,7 +21,7 @@ from ..errors import UnknownIdError
 from ..loading import DEFAULT_RELEASE
 from ..models import DEFAULT_RANKING, DEFAULT_RATING
 from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset
-from .use import _recommendation_table, cluster_table, coherence_line, similar_table
+from .use import _recommendation_table, print_clusters, similar_table
 
 HOLDOUT = 0.2
 SPLIT_SEED = 42
@@ -177,9 +177,7 @@ def demo(
         _section(f"6. Movie clusters (KMeans, k={k}, movies with ≥ {min_ratings} ratings)")
         with console.status("Clustering movies and scoring them against random clusterings…"):
             kind, report = cluster_recommender(rec, k, "auto", min_ratings, seed=0)
-        console.print(cluster_table(report))
-        console.print(f"Embeddings: the {kind} model ({rec.artifact.models()[kind].name}).", highlight=False)
-        console.print(coherence_line(report), highlight=False)
+        print_clusters(rec, kind, report)
 
         _section("7. Saved")
         model_dir, plot_path = out / "model", out / "clusters.png"

@@ -319,6 +319,13 @@ def coherence_line(report: ClusterReport) -> str:
     )
 
 
+def print_clusters(rec: Recommender, kind: str, report: ClusterReport) -> None:
+    """The clusters table, which embeddings they came from, and how coherent they are."""
+    console.print(cluster_table(report))
+    console.print(f"Embeddings: the {kind} model ({rec.artifact.models()[kind].name}).", highlight=False)
+    console.print(coherence_line(report), highlight=False)
+
+
 def _k_table(choice: KChoice) -> Table:
     table = Table(title="Choosing k", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("k", justify="right")
@@ -363,15 +370,15 @@ def clusters(
 
     k_range = parse_k_range(choose_k) if choose_k else None
     rec = _load(model)
-    kind, vectors = model_embeddings(rec, embedding)
     choice = None
     if k_range is not None:
+        _, vectors = model_embeddings(rec, embedding)
         progress = Progress(TextColumn("Trying k"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
         with progress:
             task = progress.add_task("k", total=len(k_range))
             choice = choose(vectors, rec.artifact.movie_counts, k_range, min_ratings, seed, callback=lambda _: progress.advance(task))
     with console.status(f"Clustering movies into {k} groups…"):
-        kind, report = cluster_recommender(rec, k, kind, min_ratings, seed, random)
+        kind, report = cluster_recommender(rec, k, embedding, min_ratings, seed, random)
     if plot is not None:
         from ..plot import plot_clusters
 
@@ -386,9 +393,7 @@ def clusters(
         return
     if choice is not None:
         console.print(_k_table(choice))
-    console.print(cluster_table(report))
-    console.print(f"Embeddings: the {kind} model ({rec.artifact.models()[kind].name}).", highlight=False)
-    console.print(coherence_line(report), highlight=False)
+    print_clusters(rec, kind, report)
     if plot is not None:
         console.print(f"Wrote the map to [bold]{plot}[/bold].")
 
