@@ -122,20 +122,15 @@ def latency(rec, users, new_users, movies, titles, repeat: int, threads: int) ->
 
 
 def purity_figures(rec, seeds: int) -> None:
-    from movierec.clusters import cluster_movies, model_embeddings
+    from movierec.clusters import cluster_recommender
 
     print(f"\nGenre purity, k=20, movies with >= 20 ratings, {seeds} KMeans seeds, 20 random clusterings each:")
-    a = rec.artifact
     for kind in ("rating", "ranking"):
         model = getattr(rec, kind)
         if model is None or model.movie_embeddings() is None:
             print(f"  {kind}: no embeddings")
             continue
-        _, vectors = model_embeddings(rec, kind)
-        reports = [
-            cluster_movies(vectors, a.movie_vocab.ids, a.catalog, a.movie_counts, a.movie_means, 20, 20, seed)
-            for seed in range(seeds)
-        ]
+        reports = [cluster_recommender(rec, 20, kind, 20, seed)[1] for seed in range(seeds)]
         purity = np.array([r.purity.value for r in reports])
         z = np.array([r.purity.z for r in reports])
         nmi = np.array([r.nmi.value for r in reports])
