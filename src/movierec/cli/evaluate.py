@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -123,10 +122,7 @@ def evaluate(
     if split in ("random", "user", "temporal", AUTO) and not 0 < test_fraction < 1:
         raise ValueError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
     resolve_device(device)
-    params = parse_params(param or [], {name: name for name in names})
-    for name in names:
-        if "device" in {f.name for f in fields(model_class(name).Config)}:
-            params[name].setdefault("device", device)
+    params = parse_params(param or [], {name: name for name in names}, defaults={"device": device})
     params = {name: p for name, p in params.items() if p}
 
     # The splits, and how many fits the progress bar counts.

@@ -48,8 +48,14 @@ def _coerce(text: str, default: Any, where: str) -> Any:
         raise ValueError(f"--param {where}={text}: expected a {type(default).__name__}") from None
 
 
-def parse_params(pairs: list[str], chosen: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """``key=value`` (every chosen model with that parameter) or ``model.key=value`` -> params by kind."""
+def parse_params(
+    pairs: list[str], chosen: dict[str, str], defaults: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``key=value`` (every chosen model with that parameter) or ``model.key=value`` -> params by kind.
+
+    ``defaults`` (e.g. the --device and --seed options) go to every model whose Config has
+    them, unless a pair set them or they are None.
+    """
     out: dict[str, dict[str, Any]] = {kind: {} for kind in chosen}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -61,13 +67,18 @@ def parse_params(pairs: list[str], chosen: dict[str, str]) -> dict[str, dict[str
             raise ValueError(f"--param {pair}: {target!r} is not one of the models being trained ({', '.join(chosen.values())})")
         applied = False
         for kind in kinds:
-            defaults = {f.name: f.default for f in fields(model_class(chosen[kind]).Config) if f.default is not MISSING}
-            if name in defaults:
-                out[kind][name] = _coerce(value, defaults[name], key)
+            config = {f.name: f.default for f in fields(model_class(chosen[kind]).Config) if f.default is not MISSING}
+            if name in config:
+                out[kind][name] = _coerce(value, config[name], key)
                 applied = True
         if not applied:
             known = sorted({f.name for m in chosen.values() for f in fields(model_class(m).Config)})
             raise ValueError(f"--param {pair}: no model being trained has a parameter {name!r}; they have {', '.join(known)}")
+    for kind, model in chosen.items():
+        names = {f.name for f in fields(model_class(model).Config)}
+        for name, value in (defaults or {}).items():
+            if value is not None and name in names:
+                out[kind].setdefault(name, value)
     return out
 
 
@@ -142,13 +153,7 @@ def train(
             other = model_class(name).kind
             raise ValueError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
     resolve_device(device)  # a missing GPU is one clear line before any loading
-    params = parse_params(param or [], chosen)
-    for kind, name in chosen.items():
-        names = {f.name for f in fields(model_class(name).Config)}
-        if seed is not None and "seed" in names:
-            params[kind].setdefault("seed", seed)
-        if "device" in names:
-            params[kind].setdefault("device", device)
+    params = parse_params(param or [], chosen, defaults={"seed": seed, "device": device})
     share = None if no_holdout or holdout == 0 else holdout
 
     dataset = load_dataset(data, data_dir, feedback=feedback)
