@@ -193,6 +193,21 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+def _read_text(open_stream: Callable[[], BinaryIO]) -> str:
+    """The whole stream, decoded by :func:`_decode`."""
+    with open_stream() as f:
+        return _decode(f.read())
+
+
+def _numbered_lines(text: str, first_line: int) -> tuple[pd.Series, np.ndarray]:
+    """The non-blank lines of ``text`` from ``first_line`` on (``\r`` stripped), and their
+    1-based line numbers."""
+    lines = pd.Series(text.split("\n"), dtype=object).str.rstrip("\r")
+    numbers = np.arange(len(lines)) + 1
+    keep = (numbers >= first_line) & (lines.str.strip().str.len() > 0).to_numpy()
+    return lines[keep].reset_index(drop=True), numbers[keep]
+
+
 def _first_bad(mask: np.ndarray) -> int | None:
     hits = np.flatnonzero(mask)
     return int(hits[0]) if hits.size else None
@@ -202,10 +217,7 @@ def _diagnose(
     text: str, label: str, sep: str, names: list[str], kinds: dict[str, str], first_line: int, detail: str
 ) -> DataError:
     """Re-scan a file that the fast parser rejected, to name its first offending line."""
-    lines = pd.Series(text.split("\n"), dtype=object).str.rstrip("\r")
-    numbers = np.arange(len(lines)) + 1
-    keep = (numbers >= first_line) & (lines.str.strip().str.len() > 0).to_numpy()
-    lines, numbers = lines[keep].reset_index(drop=True), numbers[keep]
+    lines, numbers = _numbered_lines(text, first_line)
     counts = (lines.str.count(re.escape(sep)) + 1).to_numpy()
     # A quoted field may hold the separator (movies.csv titles): such lines are checked only on
     # their first field, the one before any title.
@@ -294,8 +306,7 @@ def _read_table(
             if table[c].null_count:
                 row = _first_bad(table[c].is_null().to_numpy(zero_copy_only=False))
                 raise DataError(f"{label} line {row + first_line}: expected a value in column {c!r}, found none")
-    with open_stream() as f:
-        text = _decode(f.read())
+    text = _read_text(open_stream)
     if not text.strip():
         raise DataError(f"{label}: expected {', '.join(names)} rows, found an empty file")
     raise _diagnose(text, label, sep, names, kinds, first_line, detail)
@@ -360,10 +371,7 @@ def read_movies_csv(open_stream: Callable[[], BinaryIO], label: str) -> RawMovie
 
 def _split_lines(text: str, label: str, sep: str, n_fields: int, first_line: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
     """Non-blank lines of ``text`` split into ``n_fields`` columns; the first field is the id."""
-    lines = pd.Series(text.split("\n"), dtype=object).str.rstrip("\r")
-    numbers = np.arange(len(lines)) + 1
-    keep = (lines.str.strip().str.len() > 0).to_numpy() & (numbers >= first_line)
-    lines, numbers = lines[keep].reset_index(drop=True), numbers[keep]
+    lines, numbers = _numbered_lines(text, first_line)
     if lines.empty:
         raise DataError(f"{label}: expected movie lines, found an empty file")
     fields = lines.str.split(sep, n=n_fields - 1, regex=False, expand=True)
@@ -382,8 +390,7 @@ def _split_lines(text: str, label: str, sep: str, n_fields: int, first_line: int
 
 def read_movies_dat(open_stream: Callable[[], BinaryIO], label: str) -> RawMovies:
     """``MovieID::Title::Genres``; a title may itself contain ``::``, so genres are split from the right."""
-    with open_stream() as f:
-        text = _decode(f.read())
+    text = _read_text(open_stream)
     fields, numbers = _split_lines(text, label, "::", 2)
     rest = fields[1].str.rsplit("::", n=1, expand=True)
     if rest.shape[1] < 2 or rest[1].isna().any():
@@ -398,8 +405,7 @@ def read_movies_dat(open_stream: Callable[[], BinaryIO], label: str) -> RawMovie
 
 def read_genre_names(open_stream: Callable[[], BinaryIO], label: str) -> list[str]:
     """``u.genre``: ``name|index`` lines, returned in index order."""
-    with open_stream() as f:
-        text = _decode(f.read())
+    text = _read_text(open_stream)
     lines = [line for line in text.splitlines() if line.strip()]
     table = [line.rsplit("|", 1) for line in lines]  # ~20 lines: a list is fine here
     bad = next((i for i, t in enumerate(table) if len(t) != 2 or not t[1].strip().isdigit()), None)
@@ -413,8 +419,7 @@ def read_movies_100k(files: ReleaseFiles) -> RawMovies:
     """``u.item``: 5 fields then one 0/1 flag per genre of ``u.genre``; genre strings built per column."""
     names = read_genre_names(files.opener("u.genre"), files.label("u.genre"))
     label = files.label("u.item")
-    with files.opener("u.item")() as f:
-        text = _decode(f.read())
+    text = _read_text(files.opener("u.item"))
     fields, numbers = _split_lines(text, label, "|", 5 + len(names))
     text_flags = fields.iloc[:, 5:].to_numpy(object)
     flags = text_flags == "1"
