@@ -8,7 +8,7 @@
 Accuracy (issue "Models that beat every peer on held-out MovieLens"): on ml-latest-small, rating
 metrics (RMSE, MAE) on a random 80/20 holdout and ranking metrics (NDCG@10, precision, recall,
 hit rate, coverage) on a per-user 80/20 holdout, both seed 42, measured by
-``movierec.evaluation.evaluate`` exactly as ``movierec evaluate`` does. Rating models are ranked
+``movierec.eval.evaluation.evaluate`` exactly as ``movierec evaluate`` does. Rating models are ranked
 by their predicted ratings. Scale: the default rating and ranking models fitted on a generated
 MovieLens-shaped dataset (25M ratings, 162k users, 60k movies, like ml-25m): fit seconds and peak RSS.
 
@@ -45,10 +45,10 @@ args = json.loads(sys.argv[1])
 warnings.simplefilter("ignore")  # a model's library warnings must not end up in the JSON line
 import numpy as np
 import movierec
-from movierec.splits import random_holdout, user_holdout
+from movierec.eval.splits import random_holdout, user_holdout
 start = time.perf_counter()
 if args["scale"]:
-    from movierec.synthetic import generate
+    from movierec.data.synthetic import generate
     data = generate(n_users=args["users"], n_movies=args["movies"], n_ratings=args["ratings"], seed=42).dataset
 else:
     data = movierec.load(args["data"], args["data_dir"])
@@ -61,7 +61,7 @@ if name and args["scale"]:
     model.fit(data)
     out["fit_s"] = time.perf_counter() - start
 elif name:
-    from movierec.evaluation import evaluate
+    from movierec.eval.evaluation import evaluate
     table = evaluate([name], random_holdout(data, 0.2, seed=42), params={name: args["params"]} if args["params"] else None,
                      ranking_splits=user_holdout(data, 0.2, seed=42))
     out.update(table.rows[0])

@@ -13,7 +13,7 @@ def ensure_model(model: Path | None, workdir: Path) -> Path:
     if model is not None:
         return model
     import movierec
-    from movierec.recommender import Recommender
+    from movierec.recommend.recommender import Recommender
 
     out = workdir / "model"
     print("training the default models on all of ml-latest-small (no --model given)...", flush=True)

@@ -21,7 +21,7 @@ SIZES = {  # n_ratings: (n_users, n_movies): ml-1m, ml-25m, and ml-32m's users w
 
 
 def run_one(n_ratings: int) -> None:
-    from movierec.synthetic import generate
+    from movierec.data.synthetic import generate
 
     n_users, n_movies = SIZES.get(n_ratings, (max(n_ratings // 150, 10), max(n_ratings // 350, 100)))
     start, cpu = time.perf_counter(), time.process_time()

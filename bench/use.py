@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true", help="only the purity figures")
     args = parser.parse_args()
 
-    from movierec.recommender import Recommender
+    from movierec.recommend.recommender import Recommender
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = ensure_model(args.model, Path(tmp))
@@ -122,7 +122,7 @@ def latency(rec, users, new_users, movies, titles, repeat: int, threads: int) ->
 
 
 def purity_figures(rec, seeds: int) -> None:
-    from movierec.clusters import cluster_recommender
+    from movierec.explore.clusters import cluster_recommender
 
     print(f"\nGenre purity, k=20, movies with >= 20 ratings, {seeds} KMeans seeds, 20 random clusterings each:")
     for kind in ("rating", "ranking"):

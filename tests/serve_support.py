@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from movierec.recommender import Recommender
-from movierec.synthetic import generate
+from movierec.data.synthetic import generate
+from movierec.recommend.recommender import Recommender
 
 with warnings.catch_warnings():  # starlette warns that it would rather use httpx2; httpx works
     warnings.simplefilter("ignore")

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from movierec.artifact import ARRAYS_FILE, FORMAT_VERSION, META_FILE, Artifact, load, read_meta, save
+from movierec.data.synthetic import generate
 from movierec.errors import ModelError
 from movierec.models import make_model
-from movierec.synthetic import generate
+from movierec.recommend.artifact import (
+    ARRAYS_FILE,
+    FORMAT_VERSION,
+    META_FILE,
+    Artifact,
+    load,
+    read_meta,
+    save,
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_formats import release_dataset
 from cli_support import one_line_error
+from test_formats import release_dataset
 from typer.testing import CliRunner
 
 from movierec.cli import app
-from movierec.formats import write_release
+from movierec.data.formats import write_release
 
 runner = CliRunner()
 

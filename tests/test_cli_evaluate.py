@@ -9,8 +9,8 @@ from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec.cli import app
-from movierec.formats import write_release
-from movierec.synthetic import generate
+from movierec.data.formats import write_release
+from movierec.data.synthetic import generate
 
 runner = CliRunner()
 
@@ -122,7 +122,7 @@ def test_real_release_default_models(shared_data):
 
 
 def test_official_ml100k_split_and_explicit_files(tmp_path):
-    from movierec.splits import random_holdout
+    from movierec.eval.splits import random_holdout
 
     data = generate(n_users=60, n_movies=200, n_ratings=1500, step=1.0, seed=8).dataset
     folder = write_release(data, tmp_path / "ml-100k", "100k")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +9,9 @@ from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec.cli import app
-from movierec.formats import write_release
-from movierec.recommender import Recommender
-from movierec.synthetic import generate
+from movierec.data.formats import write_release
+from movierec.data.synthetic import generate
+from movierec.recommend.recommender import Recommender
 
 runner = CliRunner()
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from movierec import Catalog
 from movierec.cli import app
-from movierec.recommender import Recommender
-from movierec.synthetic import generate
+from movierec.data.synthetic import generate
+from movierec.recommend.recommender import Recommender
 
 runner = CliRunner()
 NAMED = ("Toy Story (1995)", "Matrix, The (1999)", "Hamlet (1990)", "Hamlet (1996)", "Heat (1995)")

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from movierec import Catalog
 from movierec.cli import app
-from movierec.formats import write_release
-from movierec.recommender import Recommender
-from movierec.synthetic import generate
+from movierec.data.formats import write_release
+from movierec.data.synthetic import generate
+from movierec.recommend.recommender import Recommender
 
 runner = CliRunner()
 FAMOUS = (

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from movierec import Dataset
-from movierec.evaluation import evaluate, rating_scores
+from movierec.data.synthetic import generate
+from movierec.eval.evaluation import evaluate, rating_scores
+from movierec.eval.splits import Split, kfold, random_holdout, temporal, user_holdout
 from movierec.models import make_model
-from movierec.splits import Split, kfold, random_holdout, temporal, user_holdout
-from movierec.synthetic import generate
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from movierec import Catalog, DataError, DataWarning, Dataset, load
-from movierec.catalog import NO_GENRES
-from movierec.formats import genre_strings, pack_release, safe_extract, write_release
-from movierec.releases import FORMATS
+from movierec import Catalog, DataError, Dataset, DataWarning, load
+from movierec.data.catalog import NO_GENRES
+from movierec.data.formats import genre_strings, pack_release, safe_extract, write_release
+from movierec.data.releases import FORMATS
 
 TITLES = [
     "Toy Story (1995)",

@@ -12,8 +12,8 @@ import pytest
 from test_formats import assert_same, release_dataset
 
 from movierec import DataError, DataWarning, load
-from movierec.formats import pack_release, write_release
-from movierec.loading import cache_dir
+from movierec.data.formats import pack_release, write_release
+from movierec.data.loading import cache_dir
 
 
 @pytest.fixture(autouse=True)

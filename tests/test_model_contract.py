@@ -11,13 +11,13 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from movierec.artifact import Artifact, load, save
+from movierec.data.synthetic import generate
 from movierec.errors import UnknownIdError
-from movierec.metrics import ranking_metrics, rmse
+from movierec.eval.metrics import ranking_metrics, rmse
+from movierec.eval.splits import random_holdout, user_holdout
 from movierec.models import make_model, model_class, model_names
-from movierec.recommender import Recommender
-from movierec.splits import random_holdout, user_holdout
-from movierec.synthetic import generate
+from movierec.recommend.artifact import Artifact, load, save
+from movierec.recommend.recommender import Recommender
 
 # Parameters that only make training shorter; applied to each model that has them.
 # (The seed model's SGD needs the larger batch and step to learn in 8 epochs instead of 120.)

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from movierec import ModelError, load, user_holdout
-from movierec.dataset import Dataset
-from movierec.metrics import ranking_metrics
+from movierec.data.dataset import Dataset
+from movierec.data.synthetic import generate
+from movierec.eval.metrics import ranking_metrics
 from movierec.models import DEFAULT_RANKING, TrainingEvent, make_model
 from movierec.models.ease import EASE, movie_weights
 from movierec.models.ials import ImplicitALS, _Side, _solve
-from movierec.synthetic import generate
 
 RANKERS = ["ease", "ials", "hybrid"]
 FAST = {

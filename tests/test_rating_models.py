@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from movierec import ModelError, load, random_holdout
-from movierec.metrics import rmse
+from movierec.data.synthetic import generate
+from movierec.eval.metrics import rmse
 from movierec.models.baselines import Biases, GlobalMean, Popularity
 from movierec.models.bayesian import BayesianMF
 from movierec.models.blend import Blend
 from movierec.models.knn import ItemKNN
 from movierec.models.mf import BiasedMF
 from movierec.models.seed import SeedMF
-from movierec.synthetic import generate
 
 MF = dict(factors=2, reg=0.02, bias_reg=0.02, device="cpu")  # the planted rank; light ridge
 BAYES = dict(factors=2, epochs=40, burn_in=10, device="cpu")

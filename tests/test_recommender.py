@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from movierec.data.synthetic import generate
 from movierec.errors import DataError, ModelError, UnknownIdError
-from movierec.recommender import Recommender
-from movierec.synthetic import generate
+from movierec.recommend.recommender import Recommender
 
 FAST_MF = {"epochs": 6, "factors": 8, "device": "cpu"}
 FAST_IALS = {"iterations": 6, "factors": 8, "device": "cpu"}

@@ -14,9 +14,9 @@ import pytest
 from test_formats import assert_same, release_dataset
 
 from movierec import DataError, DownloadError, load
-from movierec.download import data_dir, fetch, md5_of
-from movierec.formats import pack_release, write_release
-from movierec.releases import RELEASES, Release, by_folder, release
+from movierec.data.download import data_dir, fetch, md5_of
+from movierec.data.formats import pack_release, write_release
+from movierec.data.releases import RELEASES, Release, by_folder, release
 
 
 def test_release_table():

@@ -216,8 +216,8 @@ def test_clusters_have_members_genres_and_coordinates(client):
 
 
 def test_clusters_of_a_model_without_embeddings_is_409(store):
-    from movierec.recommender import Recommender
-    from movierec.synthetic import generate
+    from movierec.data.synthetic import generate
+    from movierec.recommend.recommender import Recommender
 
     flat = Recommender.fit(generate(n_users=60, n_movies=100, n_ratings=900, seed=5).dataset, rating="biases", ranking="popularity")
     app = create_app()

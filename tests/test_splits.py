@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from movierec import Dataset
-from movierec.splits import (
+from movierec.eval.splits import (
     SPLIT_NAMES,
     kfold,
     last_n,
@@ -181,8 +181,8 @@ def _keys(part: Dataset) -> set[tuple[int, int]]:
 @pytest.fixture
 def release_100k(tmp_path):
     """A synthetic release in ml-100k's layout with a u1.base / u1.test pair, and the parts written."""
-    from movierec.formats import write_release
-    from movierec.synthetic import generate
+    from movierec.data.formats import write_release
+    from movierec.data.synthetic import generate
 
     data = generate(n_users=40, n_movies=80, n_ratings=500, step=1.0, seed=2).dataset
     folder = write_release(data, tmp_path / "ml-100k", "100k")
@@ -194,7 +194,7 @@ def release_100k(tmp_path):
 
 def test_official_split_reads_base_and_test(release_100k, monkeypatch, tmp_path):
     from movierec import load
-    from movierec.splits import official_split
+    from movierec.eval.splits import official_split
 
     monkeypatch.setenv("MOVIEREC_CACHE", str(tmp_path / "cache"))
     folder, written = release_100k
@@ -210,7 +210,7 @@ def test_official_split_reads_base_and_test(release_100k, monkeypatch, tmp_path)
 def test_official_split_missing_files_says_which_releases_have_them(release_100k, monkeypatch, tmp_path):
     from movierec import load
     from movierec.errors import DataError
-    from movierec.splits import official_split
+    from movierec.eval.splits import official_split
 
     monkeypatch.setenv("MOVIEREC_CACHE", str(tmp_path / "cache"))
     folder, _ = release_100k
@@ -221,7 +221,7 @@ def test_official_split_missing_files_says_which_releases_have_them(release_100k
 
 
 def test_file_split_shares_vocabularies_across_formats(tmp_path):
-    from movierec.splits import file_split
+    from movierec.eval.splits import file_split
 
     (tmp_path / "train.csv").write_text("userId,movieId,rating,timestamp\n1,10,4,5\n2,10,3,6\n2,20,5,7\n")
     _write_lines(tmp_path / "test.tsv", Dataset.from_ids(np.array([1, 3]), np.array([20, 30]), np.array([2.0, 4.0])))
@@ -233,7 +233,7 @@ def test_file_split_shares_vocabularies_across_formats(tmp_path):
 
 def test_file_split_bad_files(tmp_path):
     from movierec.errors import DataError
-    from movierec.splits import file_split
+    from movierec.eval.splits import file_split
 
     (tmp_path / "a.csv").write_text("userId,movieId,rating\n1,10,4.5\n")
     (tmp_path / "b.txt").write_text("1 10 4\n")
@@ -245,7 +245,7 @@ def test_file_split_bad_files(tmp_path):
 
 def test_file_split_checks_each_file_as_load_does(tmp_path):
     from movierec.errors import DataError, DataWarning
-    from movierec.splits import file_split
+    from movierec.eval.splits import file_split
 
     header = "userId,movieId,rating,timestamp\n"
     (tmp_path / "train.csv").write_text(header + "1,10,4,5\n1,10,2,9\n2,10,3,6\n2,20,5,7\n3,30,1,1\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movierec.synthetic import GENRES, generate
+from movierec.data.synthetic import GENRES, generate
 
 
 @pytest.fixture(scope="module")

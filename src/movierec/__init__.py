@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .catalog import Catalog
-from .dataset import Dataset
+from .data.catalog import Catalog
+from .data.dataset import Dataset
+from .data.download import fetch
+from .data.loading import load
+from .data.vocabulary import Vocabulary
 from .errors import DataError, DataWarning, DownloadError, ModelError, MovierecError, UnknownIdError
-from .download import fetch
-from .evaluation import evaluate
-from .loading import load
-from .recommender import Recommendation, Recommender, SimilarMovie
-from .splits import Split, kfold, last_n, random_holdout, temporal, user_holdout
-from .vocabulary import Vocabulary
+from .eval.evaluation import evaluate
+from .eval.splits import Split, kfold, last_n, random_holdout, temporal, user_holdout
+from .recommend.recommender import Recommendation, Recommender, SimilarMovie
 
 __version__ = "0.1.0"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .app import app
 from . import data, demo, evaluate, serve, train, use  # noqa: F401  (each module registers its commands)
+from .app import app
 
 
 def main() -> None:

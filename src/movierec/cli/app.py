@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from typer.core import TyperGroup
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import DataError, DataWarning, MovierecError
 from ..models import Model, TrainingEvent
 
@@ -96,7 +96,7 @@ def load_dataset(
     data: str, data_dir: Path | None, *, movies: Path | None = None, feedback: Path | None = None
 ) -> Dataset:
     """load() with :func:`data_notes`, merging stored visitor feedback when given."""
-    from ..loading import load
+    from ..data.loading import load
 
     with data_notes(data):
         dataset = load(data, data_dir, movies=movies)

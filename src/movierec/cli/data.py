@@ -11,12 +11,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..dataset import Dataset
-from ..download import data_dir as default_data_dir
-from ..download import fetch as fetch_release
-from ..download import local_copy
-from ..formats import pack_release, write_release
-from ..releases import FORMATS, RELEASES, release
+from ..data.dataset import Dataset
+from ..data.download import data_dir as default_data_dir
+from ..data.download import fetch as fetch_release
+from ..data.download import local_copy
+from ..data.formats import pack_release, write_release
+from ..data.releases import FORMATS, RELEASES, release
 from .app import DataDirOption, JsonOption, app, console, err_console, group, load_dataset
 
 data_app = group(
@@ -185,7 +185,7 @@ def cache(
 
     Example: [bold]movierec data cache --clear[/bold]
     """
-    from ..loading import cache_dir, cache_entries, clear_cache
+    from ..data.loading import cache_dir, cache_entries, clear_cache
 
     if clear:
         count, freed = clear_cache()

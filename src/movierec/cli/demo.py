@@ -17,8 +17,8 @@ import typer
 from rich import box
 from rich.table import Table
 
+from ..data.loading import DEFAULT_RELEASE
 from ..errors import UnknownIdError
-from ..loading import DEFAULT_RELEASE
 from ..models import DEFAULT_RANKING, DEFAULT_RATING
 from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset
 from .use import _recommendation_table, print_clusters, similar_table
@@ -81,8 +81,8 @@ def _cell(key: str, value: Any) -> str:
 
 def _baselines(dataset) -> dict[str, dict[str, Any]]:
     """The baselines on the very splits Recommender.fit used (same functions, same seed)."""
-    from ..evaluation import evaluate
-    from ..splits import random_holdout, user_holdout
+    from ..eval.evaluation import evaluate
+    from ..eval.splits import random_holdout, user_holdout
 
     table = evaluate(
         [BASELINES["rating"], BASELINES["ranking"]],
@@ -136,9 +136,9 @@ def demo(
 
     Example: [bold]movierec demo --data ml-100k --out demo-100k[/bold]
     """
-    from ..clusters import cluster_recommender
-    from ..plot import plot_clusters
-    from ..recommender import Recommender
+    from ..explore.clusters import cluster_recommender
+    from ..explore.plot import plot_clusters
+    from ..recommend.recommender import Recommender
 
     with warnings.catch_warnings():
         # PyTorch flags its sparse CSR tensors as "beta" on every use: noise for a demo.

@@ -12,10 +12,11 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .. import evaluation
-from ..loading import DEFAULT_RELEASE, resolve
+from ..data.loading import DEFAULT_RELEASE, resolve
+from ..eval import evaluation
+from ..eval.splits import OFFICIAL_SPLITS as OFFICIAL
+from ..eval.splits import SPLIT_NAMES, Split, file_split, make_splits, official_split
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
-from ..splits import OFFICIAL_SPLITS as OFFICIAL, SPLIT_NAMES, Split, file_split, make_splits, official_split
 from .app import DataDirOption, DataOption, JsonOption, app, console, data_notes, err_console, load_dataset
 from .train import parse_params
 

@@ -77,7 +77,7 @@ def serve(
         from ..serve.app import create_app
     except ImportError as exc:
         raise MovierecError(f"movierec serve needs the serve extra ({exc}); install it: pip install 'movierec[serve]'") from None
-    from ..recommender import Recommender
+    from ..recommend.recommender import Recommender
     from ..serve.store import FeedbackStore
 
     with console.status(f"Loading the model in {model}…"):

@@ -12,10 +12,19 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from ..data.loading import DEFAULT_RELEASE
 from ..errors import DataError
-from ..loading import DEFAULT_RELEASE
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
-from .app import DataDirOption, DataOption, TrainingBars, app, console, err_console, load_dataset, read_csv_input
+from .app import (
+    DataDirOption,
+    DataOption,
+    TrainingBars,
+    app,
+    console,
+    err_console,
+    load_dataset,
+    read_csv_input,
+)
 
 NONE = "none"
 
@@ -143,7 +152,7 @@ def train(
     Example: [bold]movierec train -d ml-latest-small --rating mf --ranking none -p factors=64 --no-holdout -o mf-model[/bold]
     """
     from ..models.base import resolve_device
-    from ..recommender import Recommender
+    from ..recommend.recommender import Recommender
 
     chosen = {kind: name for kind, name in (("rating", rating), ("ranking", ranking)) if name.lower() != NONE}
     if not chosen:
@@ -219,7 +228,7 @@ def predict(
 
     Example: [bold]movierec predict -m model --pairs pairs.csv -o predictions.csv[/bold]
     """
-    from ..recommender import Recommender
+    from ..recommend.recommender import Recommender
 
     users, movies = read_pairs(pairs)
     rec = Recommender.load(model)

@@ -15,12 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import DataError
-from ..titles import short_title
+from ..recommend.titles import short_title
 from .app import JsonOption, app, console, err_console, read_csv_input
 
 if TYPE_CHECKING:
-    from ..clusters import ClusterReport, KChoice
-    from ..recommender import Recommendation, Recommender
+    from ..explore.clusters import ClusterReport, KChoice
+    from ..recommend.recommender import Recommendation, Recommender
 
 BATCH_USERS = 2048  # users per recommend_batch call: one progress step, bounded memory
 
@@ -31,7 +31,7 @@ CountOption = Annotated[int, typer.Option("-n", "--n", min=1, help="How many mov
 
 
 def _load(model: Path) -> Recommender:
-    from ..recommender import Recommender
+    from ..recommend.recommender import Recommender
 
     with console.status(f"Loading the model from {model}…"):
         return Recommender.load(model)
@@ -366,7 +366,8 @@ def clusters(
 
     Example: [bold]movierec clusters -m model --choose-k 5..40:5 --embedding rating[/bold]
     """
-    from ..clusters import choose_k as choose, cluster_recommender, model_embeddings
+    from ..explore.clusters import choose_k as choose
+    from ..explore.clusters import cluster_recommender, model_embeddings
 
     k_range = parse_k_range(choose_k) if choose_k else None
     rec = _load(model)
@@ -380,7 +381,7 @@ def clusters(
     with console.status(f"Clustering movies into {k} groups…"):
         kind, report = cluster_recommender(rec, k, embedding, min_ratings, seed, random)
     if plot is not None:
-        from ..plot import plot_clusters
+        from ..explore.plot import plot_clusters
 
         with console.status(f"Drawing {plot}…"):
             plot_clusters(report, rec.catalog, plot, title=f"{report.n_movies:,} movies with ≥ {min_ratings} ratings, "

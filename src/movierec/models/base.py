@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from .base import Callback, RankingModel, RatingModel, known_rows
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.stats import wishart
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
 from .baselines import damped_biases

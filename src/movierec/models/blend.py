@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
-from ..splits import random_holdout
+from ..eval.splits import random_holdout
 from .base import Callback, RatingModel, TrainingEvent, parts_from_state, parts_state
 from .bayesian import BayesianMF
 from .knn import ItemKNN

@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
 

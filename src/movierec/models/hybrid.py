@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.utils.extmath import randomized_svd
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from .base import Callback, RankingModel, TrainingEvent, parts_from_state, parts_state
 from .ease import EASE
 from .ials import ImplicitALS

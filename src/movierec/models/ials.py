@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RankingModel, TrainingEvent, check_finite, resolve_device
 

@@ -20,9 +20,9 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
+from ..data.vocabulary import sorted_positions
 from ..errors import ModelError
-from ..vocabulary import sorted_positions
 from .base import Callback, RatingModel, TrainingEvent, known_rows
 from .baselines import damped_biases, fold_in_bias
 

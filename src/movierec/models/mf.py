@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
-from ..metrics import rmse
-from ..splits import random_holdout
-from .baselines import damped_biases
+from ..eval.metrics import rmse
+from ..eval.splits import random_holdout
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
+from .baselines import damped_biases
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,7 +31,7 @@ from pydantic_core import to_json as _to_json
 from threadpoolctl import threadpool_limits
 
 from ..errors import DataError, ModelError, UnknownIdError
-from ..recommender import Recommender
+from ..recommend.recommender import Recommender
 from . import schemas
 from .store import FeedbackStore
 
@@ -171,7 +172,7 @@ class _ClusterCache:
 
 
 def _cluster_report(rec: Recommender, k: int, min_ratings: int) -> dict:
-    from ..clusters import cluster_recommender
+    from ..explore.clusters import cluster_recommender
 
     try:
         _, report = cluster_recommender(rec, k, "auto", min_ratings)

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import DataWarning
 from .store import feedback_ratings
 

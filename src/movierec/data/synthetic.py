@@ -37,10 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
+from ..eval.metrics import rmse
 from .catalog import NO_GENRES, Catalog
 from .dataset import Dataset
-from .errors import DataError
-from .metrics import rmse
 from .vocabulary import Vocabulary
 
 # The 20 genre labels of MovieLens (ml-latest), with rough shares of movies carrying each.

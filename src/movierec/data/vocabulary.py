@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import UnknownIdError
+from ..errors import UnknownIdError
 
 
 def sorted_positions(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -29,11 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 from safetensors.numpy import save_file
 
-from .catalog import Catalog
-from .dataset import Dataset
-from .errors import ModelError
-from .models import Model, model_class
-from .vocabulary import Vocabulary
+from ..data.catalog import Catalog
+from ..data.dataset import Dataset
+from ..data.vocabulary import Vocabulary
+from ..errors import ModelError
+from ..models import Model, model_class
 
 FORMAT = "movierec-model"
 FORMAT_VERSION = 1
@@ -106,7 +106,7 @@ class Artifact:
 
 
 def library_versions() -> dict[str, str]:
-    from . import __version__
+    from .. import __version__
 
     versions = {"movierec": __version__}
     for package in ("numpy", "torch", "scipy", "safetensors"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .dataset import Dataset
+from ..data.dataset import Dataset
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog
+from ..data.catalog import Catalog
+from ..recommend.titles import short_title
 from .clusters import ClusterReport
-from .titles import short_title
 
 N_LABELS = 30  # labelled movies at most: enough to orient, few enough to read
 

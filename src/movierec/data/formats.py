@@ -1,6 +1,6 @@
 """Readers and writers of every on-disk MovieLens layout.
 
-Three layouts cover all GroupLens releases (see :data:`movierec.releases.FORMATS`):
+Three layouts cover all GroupLens releases (see :data:`movierec.data.releases.FORMATS`):
 
 - ``csv``: ``ratings.csv`` (userId,movieId,rating,timestamp) and ``movies.csv``
   (movieId,title,genres; UTF-8, CSV-quoted titles): ml-latest(-small), ml-20m, ml-25m, ml-32m.
@@ -13,7 +13,7 @@ Three layouts cover all GroupLens releases (see :data:`movierec.releases.FORMATS
 Readers parse with pyarrow's multi-threaded CSV engine into NumPy arrays; only when that fails do
 they re-scan the file to name the first offending line. Writers produce the same bytes layout, so
 every format round-trips. Validation that needs the whole release (rating scale, duplicates,
-movies missing from the catalog) lives in :mod:`movierec.loading`.
+movies missing from the catalog) lives in :mod:`movierec.data.loading`.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ..errors import DataError
 from .catalog import NO_GENRES
 from .dataset import Dataset
-from .errors import DataError
 from .releases import FORMATS, RELEASES
 
 #: The file that identifies each layout, and the files each layout is made of.

@@ -29,11 +29,19 @@ import numpy as np
 import pandas as pd
 from platformdirs import user_cache_dir
 
+from ..errors import DataError, DataWarning
 from .catalog import Catalog
 from .dataset import Dataset
 from .download import data_dir, fetch, local_copy
-from .errors import DataError, DataWarning
-from .formats import RawMovies, RawRatings, off_scale, open_release, read_movies_csv, read_ratings_csv, read_release
+from .formats import (
+    RawMovies,
+    RawRatings,
+    off_scale,
+    open_release,
+    read_movies_csv,
+    read_ratings_csv,
+    read_release,
+)
 from .releases import DEFAULT_RELEASE, RELEASES, Release, by_folder
 from .vocabulary import Vocabulary
 

@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..data.catalog import Catalog
+from ..data.dataset import Dataset
+from ..data.vocabulary import Vocabulary
+from ..errors import DataError, ModelError, UnknownIdError
+from ..eval.evaluation import rating_scores
+from ..eval.metrics import mask_rated, ranking_metrics, top_k, unit_rows
+from ..eval.splits import Split, random_holdout, user_holdout
+from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, make_model
 from . import artifact as artifact_io
 from .artifact import Artifact
-from .catalog import Catalog
-from .dataset import Dataset
-from .errors import DataError, ModelError, UnknownIdError
-from .evaluation import rating_scores
-from .metrics import mask_rated, ranking_metrics, top_k, unit_rows
-from .models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, make_model
-from .splits import Split, random_holdout, user_holdout
 from .titles import TitleIndex
-from .vocabulary import Vocabulary
 
 N_BECAUSE = 3  # rated movies shown as the reason for a recommendation
 LIKED_SHARE = 0.75  # "highly rated": at least 75% of the way up the rating scale (3.875 of 0.5-5)

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ..models import make_model, model_class
+from ..models.base import Model, RatingModel, TrainingEvent
 from .metrics import mae, ranking_metrics, rmse
-from .models import make_model, model_class
-from .models.base import Model, RatingModel, TrainingEvent
 from .splits import Split
 
 RATING_METRICS = ("rmse", "mae")

@@ -25,12 +25,12 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
 
-from .catalog import NO_GENRES, Catalog
-from .errors import DataError, ModelError
-from .metrics import unit_rows
+from ..data.catalog import NO_GENRES, Catalog
+from ..errors import DataError, ModelError
+from ..eval.metrics import unit_rows
 
 if TYPE_CHECKING:
-    from .recommender import Recommender
+    from ..recommend.recommender import Recommender
 
 N_TOP_TITLES = 10
 N_TOP_GENRES = 3

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import DataError
+from ..errors import DataError
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 
 #: On-disk layouts: ``csv`` (ratings.csv/movies.csv, UTF-8), ``dat`` (ratings.dat/movies.dat,
-#: ``::``-separated) and ``100k`` (u.data/u.item/u.genre). See :mod:`movierec.formats`.
+#: ``::``-separated) and ``100k`` (u.data/u.item/u.genre). See :mod:`movierec.data.formats`.
 FORMATS = ("csv", "dat", "100k")
 
 

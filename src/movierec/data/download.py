@@ -15,7 +15,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from .errors import DownloadError
+from ..errors import DownloadError
 from .releases import Release, release
 
 

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .dataset import Dataset
-from .errors import DataError, DataWarning
+from ..data.dataset import Dataset
+from ..errors import DataError, DataWarning
 
 SPLIT_NAMES = ("random", "user", "kfold", "temporal", "last")
 OFFICIAL_SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")  # ml-100k's <name>.base / <name>.test
@@ -134,7 +134,7 @@ def make_splits(
 def official_split(data: Dataset, release: str | os.PathLike, name: str) -> Split:
     """ml-100k's own split ``name`` (u1..u5, ua, ub) of ``data``, the release loaded from the zip or
     folder ``release``: its ``<name>.base`` is the train part and ``<name>.test`` the test part."""
-    from .formats import open_release, read_ratings_delimited
+    from ..data.formats import open_release, read_ratings_delimited
 
     if name not in OFFICIAL_SPLITS:
         raise ValueError(f"unknown official split {name!r}; expected one of {', '.join(OFFICIAL_SPLITS)}")
@@ -170,13 +170,13 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
     """A split given as two ratings files: CSV with a ``userId,movieId,rating[,timestamp]`` header,
     or headerless ``user<TAB>movie<TAB>rating<TAB>time`` (u1.base) or ``::``-separated lines.
 
-    Each file is checked as :func:`~movierec.loading.load` checks one (ids, ratings, a repeated
+    Each file is checked as :func:`~movierec.data.loading.load` checks one (ids, ratings, a repeated
     pair keeps its latest rating). Both parts share vocabularies over the ids of both files; the
     rating scale is 1-5 when every rating is a whole star, else 0.5-5 (widened to the data if
     needed); movies get placeholder titles (``Movie <id>``). A pair in both files would show the
     test answer in training: it is dropped from train, with a DataWarning.
     """
-    from .loading import from_raw
+    from ..data.loading import from_raw
 
     paths = [Path(train), Path(test)]
     raw = [_read_ratings_file(path) for path in paths]
@@ -207,7 +207,7 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
 
 
 def _read_ratings_file(path: Path):
-    from .formats import read_ratings_csv, read_ratings_delimited
+    from ..data.formats import read_ratings_csv, read_ratings_delimited
 
     if not path.is_file():
         raise DataError(f"ratings file {path} does not exist: expected a CSV (userId,movieId,rating[,timestamp]) or u.data-style lines")

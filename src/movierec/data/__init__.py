@@ -1,0 +1,1 @@
+"""The data layer: MovieLens releases, files, loading, the in-memory `Dataset`."""

@@ -1,0 +1,1 @@
+"""Evaluation: splits, metrics, and running models side by side."""

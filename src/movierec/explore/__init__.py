@@ -1,0 +1,1 @@
+"""Exploring a model: clusters of movie embeddings and their picture."""
