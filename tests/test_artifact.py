@@ -10,7 +10,7 @@ from safetensors.numpy import load_file
 
 from movierec.data.synthetic import generate
 from movierec.errors import ModelError
-from movierec.models import make_model
+from movierec.models import make_model, model_class
 from movierec.recommend.artifact import (
     ARRAYS_FILE,
     FORMAT_VERSION,
@@ -218,3 +218,12 @@ def test_array_header_that_does_not_fit_the_file(saved, entry, message):
     _edit_meta(saved, lambda m: m.update(arrays_sha256=hashlib.sha256(blob).hexdigest()))
     with pytest.raises(ModelError, match=message):
         load(saved)
+
+
+def test_models_saved_with_a_retired_seed_parameter_still_load():
+    """Older versions saved a ``seed`` for deterministic models (knn, ease, the baselines)."""
+    data = generate(n_users=60, n_movies=120, n_ratings=1200, seed=2).dataset
+    for name in ("biases", "popularity", "knn", "ease"):
+        model = make_model(name).fit(data)
+        loaded = model_class(name).from_state({**model.get_params(), "seed": 0}, model.get_state())
+        np.testing.assert_array_equal(loaded.score_users(np.arange(5)), model.score_users(np.arange(5)))

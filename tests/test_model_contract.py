@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from movierec.data.synthetic import generate
-from movierec.errors import UnknownIdError
+from movierec.errors import ModelError, UnknownIdError
 from movierec.eval.metrics import ranking_metrics, rmse
 from movierec.eval.splits import random_holdout, user_holdout
 from movierec.models import make_model, model_class, model_names
@@ -21,7 +21,7 @@ from movierec.recommend.recommender import Recommender
 
 # Parameters that only make training shorter; applied to each model that has them.
 # (The seed model's SGD needs the larger batch and step to learn in 8 epochs instead of 120.)
-FAST = {"epochs": 8, "iterations": 6, "n_epochs": 8, "factors": 8, "batch_size": 512, "lr": 0.005, "device": "cpu"}
+FAST = {"epochs": 8, "iterations": 6, "factors": 8, "batch_size": 512, "lr": 0.005, "device": "cpu"}
 NAMES = model_names()
 
 
@@ -92,6 +92,36 @@ def test_movie_embeddings_cover_every_movie(case):
         assert np.isfinite(emb).all()
 
 
+def test_unknown_users_score_as_a_user_without_ratings(case):
+    """The contract's unknown-row policy, for rating and ranking models alike: a user row
+    outside the model (-1 or past the end) never borrows another user's scores."""
+    name, model, split = case
+    n = split.train.n_users
+    nobody = model.fold_in(np.array([], np.int32), np.array([], np.float32))
+    scores = model.score_users(np.array([-1, 3, n, n + 7], np.int64))
+    for row in (0, 2, 3):
+        np.testing.assert_array_equal(scores[row], nobody)
+    np.testing.assert_allclose(scores[1], model.score_users(np.array([3]))[0], rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_user_never_gets_the_last_users_scores(case):
+    """Regression: row -1 once indexed the last user's history (EASE, iALS)."""
+    name, model, split = case
+    last = model.score_users(np.array([split.train.n_users - 1]))[0]
+    unknown = model.score_users(np.array([-1]))[0]
+    nobody = model.fold_in(np.array([], np.int32), np.array([], np.float32))
+    np.testing.assert_array_equal(unknown, nobody)
+    if not np.allclose(last, nobody):  # popularity and the mean score everyone alike
+        assert not np.allclose(unknown, last)
+
+
+def test_fold_in_ignores_unknown_movies(case):
+    name, model, split = case
+    movies, stars = np.array([1, 4, 9], np.int32), np.array([5.0, 2.0, 4.0], np.float32)
+    with_unknown = model.fold_in(np.array([1, -1, 4, split.train.n_movies, 9]), np.array([5.0, 3.0, 2.0, 1.0, 4.0]))
+    np.testing.assert_allclose(with_unknown, model.fold_in(movies, stars), rtol=1e-5, atol=1e-5)
+
+
 def test_unknown_rows_get_the_fallback(case):
     name, model, split = case
     if model.kind != "rating":
@@ -102,6 +132,16 @@ def test_unknown_rows_get_the_fallback(case):
     assert np.all((out > low - 1) & (out < high + 1))  # a fallback is a plausible rating
     empty = model.predict(np.array([], np.int32), np.array([], np.int32))
     assert empty.shape == (0,) and empty.dtype == np.float32
+    # an unknown user's predicted pairs agree with their scored row
+    movies = np.arange(5, dtype=np.int32)
+    np.testing.assert_allclose(model.predict(np.full(5, -1), movies), model.score_users(np.array([-1]))[0, :5], rtol=1e-5)
+
+
+def test_training_rejects_an_empty_dataset(case):
+    name, model, split = case
+    empty = split.train.subset(np.zeros(split.train.n_ratings, bool))
+    with pytest.raises(ModelError, match=f"{name} needs at least"):
+        make_model(name, **fast_params(name)).fit(empty)
 
 
 def test_unknown_ids_raise_through_the_recommender(case):

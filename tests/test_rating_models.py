@@ -227,7 +227,7 @@ def test_knn_ctrl_c_and_round_trip(small):
 def test_blend_is_at_least_as_good_as_its_parts(split, synth):
     model = Blend(factors=2, epochs=30, burn_in=10, device="cpu").fit(split.train)
     blended = held_out_rmse(model, split)
-    parts = [held_out_rmse(model.bayes, split), held_out_rmse(model.knn, split)]
+    parts = [held_out_rmse(model.bayesmf, split), held_out_rmse(model.knn, split)]
     assert blended <= min(parts) + 0.002, (blended, parts)
     assert blended <= 1.05 * synth.oracle_rmse
     assert model.weights.shape == (3,) and model.weights[1] > 0
@@ -290,11 +290,11 @@ def test_state_round_trip_reproduces_scores(small, split, name):
 
 
 def test_bad_hyperparameters_are_explained(split):
-    with pytest.raises(ValueError, match="factors and epochs must be >= 1"):
+    with pytest.raises(ValueError, match="factors must be >= 1, got 0"):
         BiasedMF(factors=0).fit(split.train)
-    with pytest.raises(ValueError, match="damping must be >= 0"):
+    with pytest.raises(ValueError, match="user_damping must be >= 0, got -1"):
         Biases(user_damping=-1).fit(split.train)
-    with pytest.raises(ValueError, match="lr > 0"):
+    with pytest.raises(ValueError, match="lr must be > 0, got 0"):
         SeedMF(lr=0).fit(split.train)
 
 

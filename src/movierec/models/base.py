@@ -9,8 +9,10 @@ saved artifact together with the fitted arrays named in ``state_attrs``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,14 +34,37 @@ class TrainingEvent:
 
 Callback = Callable[[TrainingEvent], None]
 
+#: Parameters that older versions saved and that are gone from some configs (e.g. ``seed`` of
+#: deterministic models); a saved model that still has them loads without them.
+RETIRED_PARAMS = frozenset({"seed"})
+
+
+_RULES: dict[str, Callable[[float], bool]] = {
+    ">= 1": lambda v: v >= 1,
+    ">= 0": lambda v: v >= 0,
+    "> 0": lambda v: v > 0,
+    "in [0, 1)": lambda v: 0 <= v < 1,
+    "in (0, 1)": lambda v: 0 < v < 1,
+}
+
 
 class Model(ABC):
-    """Base of every model. Subclasses set ``name``, ``kind``, ``Config`` and ``state_attrs``."""
+    """Base of every model. Subclasses set ``name``, ``kind``, ``Config`` and ``state_attrs``
+    and implement ``_fit``, ``_score_users`` and ``_fold_in``; the public methods here wrap
+    them with the checks and policies every model shares (a template, as scikit-learn's
+    ``_fit_context`` wraps each ``fit``).
+
+    Unknown rows: a user row outside the model (-1 or >= ``n_users``) is scored as a user with
+    no ratings, i.e. ``fold_in([], [])``: for rating models that is the documented bias
+    fallback, for ranking models the model's cold-start ranking. Movie rows outside the model
+    are ignored by ``fold_in``; rating models' ``predict`` gives them the fallback too.
+    """
 
     name: ClassVar[str]
     kind: ClassVar[str]  # "rating" or "ranking"
     Config: ClassVar[type]
     state_attrs: ClassVar[tuple[str, ...]] = ()  # fitted numpy arrays, saved with the model
+    min_ratings: ClassVar[int] = 1  # the fewest training ratings ``fit`` accepts
 
     def __init__(self, config: Any = None, **params: Any):
         base = config if config is not None else self.Config()
@@ -57,25 +82,87 @@ class Model(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"
 
-    # -- training and scoring ------------------------------------------------------------
-    @abstractmethod
+    # -- training ------------------------------------------------------------------------
     def fit(self, train: Dataset, callback: Callback | None = None) -> "Model":
-        """Train on ``train``; set ``n_users``/``n_movies`` to its vocabulary sizes."""
+        """Train on ``train``; ``callback(TrainingEvent)`` after each epoch. Returns self.
+
+        Checks the config, rejects too few ratings, sets ``n_users``/``n_movies`` to the
+        vocabulary sizes and drops the views cached from a previous fit, then runs ``_fit``.
+        """
+        self._check_config()
+        if train.n_ratings < self.min_ratings:
+            raise ModelError(
+                f"{self.name} needs at least {self.min_ratings} training rating(s) to fit, got {train.n_ratings}"
+            )
+        self.n_users, self.n_movies = train.n_users, train.n_movies
+        self.interrupted = False
+        for attr, value in vars(type(self)).items():
+            if isinstance(value, cached_property):
+                self.__dict__.pop(attr, None)
+        self._fit(train, callback)
+        return self
+
+    #: Hyperparameter bounds checked by ``fit``: (rule, names), a rule being a key of
+    #: ``_RULES`` (">= 1", "in [0, 1)", ...); a None value (an "off" setting) passes.
+    bounds: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+
+    def _check_config(self) -> None:
+        """Raise ``ValueError`` naming the first hyperparameter out of ``bounds``."""
+        for rule, names in self.bounds:
+            for name in names:
+                value = getattr(self.config, name)
+                if value is not None and not _RULES[rule](value):
+                    raise ValueError(f"{name} must be {rule}, got {value}")
 
     @abstractmethod
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
+        """The model's own training, after the shared checks of ``fit``."""
+
+    @contextmanager
+    def _stoppable(self) -> Iterator[None]:
+        """Around a training loop: Ctrl-C ends it early and sets ``interrupted``; the model
+        keeps the state its last finished step stored. Never re-raises."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.interrupted = True
+
+    # -- scoring -------------------------------------------------------------------------
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Scores of every movie for user rows ``users``: float32 [len(users), n_movies].
 
         Higher is better. Rating models return predicted ratings (unclipped). Movies the
-        user already rated are *not* masked here; callers do that.
+        user already rated are *not* masked here; callers do that. Unknown rows get the
+        scores of a user with no ratings.
         """
+        self._check_fitted()
+        known, rows = known_rows(users, self.n_users)
+        scores = self._score_users(rows)
+        if not known.all():
+            scores[~known] = self._fold_in(np.empty(0, np.int64), np.empty(0, np.float32))
+        return scores
 
-    @abstractmethod
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Scores of every movie (float32 [n_movies]) for a new user who rated ``movies``.
 
-        Solved against the fixed movie parameters: no retraining.
+        Solved against the fixed movie parameters: no retraining. Movie rows outside the
+        model are ignored.
         """
+        self._check_fitted()
+        movies = np.asarray(movies, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float32)
+        if movies.shape != ratings.shape or movies.ndim != 1:
+            raise ValueError(f"movies and ratings must be 1-D and the same length, got {movies.shape} and {ratings.shape}")
+        known = (movies >= 0) & (movies < self.n_movies)
+        return self._fold_in(movies[known], ratings[known])
+
+    @abstractmethod
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        """``score_users`` for known rows (int64), as a new writable float32 array."""
+
+    @abstractmethod
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """``fold_in`` for known movie rows (int64) and float32 ratings, possibly empty."""
 
     def movie_embeddings(self) -> np.ndarray | None:
         """Movie vectors (float32 [n_movies, d]) for similarity and clustering, if any."""
@@ -95,7 +182,8 @@ class Model(ABC):
 
     @classmethod
     def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Model":
-        model = cls(**params)
+        known = {f.name for f in fields(cls.Config)}
+        model = cls(**{k: v for k, v in params.items() if k in known or k not in RETIRED_PARAMS})
         missing = [name for name in (*cls.state_attrs, "n_users", "n_movies") if name not in state]
         if missing:
             raise ModelError(f"saved {cls.name} model lacks arrays: {', '.join(missing)}")
@@ -124,20 +212,6 @@ class RankingModel(Model):
     """Ranks movies for top-N recommendation; its scores are not ratings."""
 
     kind: ClassVar[str] = "ranking"
-
-
-def parts_state(parts: dict[str, Model]) -> dict[str, np.ndarray]:
-    """The arrays of a composite model's fitted parts, each under ``"<prefix>."``."""
-    return {f"{prefix}.{k}": v for prefix, part in parts.items() for k, v in part.get_state().items()}
-
-
-def parts_from_state(state: dict[str, np.ndarray], fresh: dict[str, Model]) -> list[Model]:
-    """Each unfitted part in ``fresh`` loaded from the arrays under its prefix (see :func:`parts_state`)."""
-    loaded = []
-    for prefix, part in fresh.items():
-        sub = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
-        loaded.append(type(part).from_state(part.get_params(), sub))
-    return loaded
 
 
 def known_rows(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

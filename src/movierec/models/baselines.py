@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.dataset import Dataset
-from .base import Callback, RankingModel, RatingModel, known_rows
+from .base import Callback, Model, RankingModel, RatingModel, known_rows
 
 
 def damped_biases(
@@ -42,9 +42,23 @@ def _damped_mean(rows: np.ndarray, values: np.ndarray, n: int, damping: float) -
     return np.divide(total, denom, out=np.zeros(n), where=denom > 0)
 
 
+def bias_sum(model: Model, users: np.ndarray, movies: np.ndarray | None = None) -> np.ndarray:
+    """mean + user bias + movie bias (float32), the base every biased model adds its term to.
+
+    For pairs of rows (``movies`` given), an unknown row (-1) drops its own bias, so it falls
+    back to the other side's (or the mean). Without ``movies``: every movie for each of the
+    known user rows ``users`` (a [len(users), n_movies] array).
+    """
+    if movies is None:
+        return (model.user_bias[users][:, None] + model.movie_bias[None, :]) + model.mean
+    ku, u = known_rows(users, model.n_users)
+    km, m = known_rows(movies, model.n_movies)
+    return (model.mean + np.where(ku, model.user_bias[u], 0) + np.where(km, model.movie_bias[m], 0)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class GlobalMeanConfig:
-    seed: int = 42  # unused (the model is deterministic); kept so every config has one
+    pass
 
 
 class GlobalMean(RatingModel):
@@ -57,21 +71,17 @@ class GlobalMean(RatingModel):
     Config = GlobalMeanConfig
     state_attrs = ("mean",)
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "GlobalMean":
-        self.n_users, self.n_movies = train.n_users, train.n_movies
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         self.mean = np.asarray(np.mean(train.ratings, dtype=np.float64), dtype=np.float32)
-        return self
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
         return np.full(np.shape(users), self.mean, dtype=np.float32)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         return np.full((len(users), self.n_movies), self.mean, dtype=np.float32)
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return np.full(self.n_movies, self.mean, dtype=np.float32)
 
 
@@ -79,7 +89,6 @@ class GlobalMean(RatingModel):
 class BiasesConfig:
     user_damping: float = 5.0  # pseudo-ratings pulling each user bias toward 0
     movie_damping: float = 5.0  # pseudo-ratings pulling each movie bias toward 0
-    seed: int = 42  # unused (closed form); kept so every config has one
 
 
 class Biases(RatingModel):
@@ -93,35 +102,24 @@ class Biases(RatingModel):
     Config = BiasesConfig
     state_attrs = ("mean", "user_bias", "movie_bias")
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "Biases":
+    bounds = ((">= 0", ("user_damping", "movie_damping")),)
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         c = self.config
-        if c.user_damping < 0 or c.movie_damping < 0:
-            raise ValueError(
-                f"damping must be >= 0, got user_damping={c.user_damping}, movie_damping={c.movie_damping}"
-            )
-        self.n_users, self.n_movies = train.n_users, train.n_movies
         mean, self.user_bias, self.movie_bias = damped_biases(
             train.users, train.movies, train.ratings, train.n_users, train.n_movies, c.user_damping, c.movie_damping
         )
         self.mean = np.asarray(mean, dtype=np.float32)
-        return self
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
-        known_u, u = known_rows(users, self.n_users)
-        known_m, m = known_rows(movies, self.n_movies)
-        out = self.mean + np.where(known_u, self.user_bias[u], 0) + np.where(known_m, self.movie_bias[m], 0)
-        return out.astype(np.float32)
+        return bias_sum(self, users, movies)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        known_u, u = known_rows(users, self.n_users)
-        user_part = np.where(known_u, self.user_bias[u], 0).astype(np.float32)
-        return (self.mean + user_part[:, None] + self.movie_bias[None, :]).astype(np.float32)
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return bias_sum(self, users)
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """The new user's bias is the damped mean of their residuals against the movie biases."""
-        self._check_fitted()
         _, user_bias = fold_in_bias(self.mean, self.movie_bias, movies, ratings, self.config.user_damping)
         return (self.mean + user_bias + self.movie_bias).astype(np.float32)
 
@@ -136,7 +134,6 @@ def fold_in_bias(mean, movie_bias: np.ndarray, movies, ratings, damping: float) 
 @dataclass(frozen=True)
 class PopularityConfig:
     threshold: float | None = None  # count only ratings >= threshold (e.g. 4.0); None counts all
-    seed: int = 42  # unused (counting); kept so every config has one
 
 
 class Popularity(RankingModel):
@@ -149,17 +146,13 @@ class Popularity(RankingModel):
     Config = PopularityConfig
     state_attrs = ("counts",)
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "Popularity":
-        self.n_users, self.n_movies = train.n_users, train.n_movies
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         t = self.config.threshold
         weights = None if t is None else (train.ratings >= t).astype(np.float64)
         self.counts = np.bincount(train.movies, weights, train.n_movies).astype(np.float32)
-        return self
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.counts, (len(users), self.n_movies)).copy()
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return self.counts.copy()

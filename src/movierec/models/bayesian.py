@@ -121,18 +121,10 @@ class BayesianMF(RatingModel):
         "noise_precision",
     )
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "BayesianMF":
+    bounds = ((">= 1", ("factors", "epochs", "thin")), (">= 0", ("burn_in",)))
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         c = self.config
-        if c.factors < 1 or c.epochs < 1 or c.thin < 1 or c.burn_in < 0:
-            raise ValueError(
-                f"factors, epochs and thin must be >= 1 and burn_in >= 0, got factors={c.factors}, "
-                f"epochs={c.epochs}, thin={c.thin}, burn_in={c.burn_in}"
-            )
-        if train.n_ratings == 0:
-            raise ModelError("cannot train bayesmf on a dataset without ratings")
-        self.n_users, self.n_movies = train.n_users, train.n_movies
-        self.interrupted = False
-        self.__dict__.pop("_concatenated", None)
         device = resolve_device(c.device)
         rng = np.random.default_rng(c.seed)
         gen = torch.Generator().manual_seed(c.seed)
@@ -151,7 +143,7 @@ class BayesianMF(RatingModel):
         burn_in = min(c.burn_in, total // 2)
         noise_precision = 2.0  # BPMF's fixed value; resampled from the residuals every sweep
         user_mu, user_lam = np.zeros(k + 1), np.eye(k + 1)
-        try:
+        with self._stoppable():
             for sweep in range(1, total + 1):
                 user_mu, user_lam = sample_prior(users[rated_users].double().cpu().numpy(), rng)
                 movie_mu, movie_lam = sample_prior(movies[rated_movies].double().cpu().numpy(), rng)
@@ -166,12 +158,9 @@ class BayesianMF(RatingModel):
                     kept.append(self._snapshot(users, movies, rated_users, rated_movies, user_mu, user_lam, noise_precision))
                 if callback is not None:
                     callback(TrainingEvent(sweep, total, loss, metric="train_mse"))
-        except KeyboardInterrupt:
-            self.interrupted = True
         if not kept:  # interrupted during burn-in: the current sample is all there is
             kept.append(self._snapshot(users, movies, rated_users, rated_movies, user_mu, user_lam, noise_precision))
         self._average(kept)
-        return self
 
     def _init(self, train: Dataset, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Start the chain from a short ALS fit (a point estimate), so burn-in can be short;
@@ -230,15 +219,15 @@ class BayesianMF(RatingModel):
         self._check_fitted()
         return biased_predict(self, *self._concatenated, users, movies)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         return biased_scores(self, *self._concatenated, users)
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Posterior mean of the new user's [bias, factors] under each kept sample's movie
-        parameters, user prior and noise; the scores average over samples."""
-        self._check_fitted()
-        movies = np.asarray(movies, dtype=np.int64)
+        parameters, user prior and noise; the scores average over samples. No ratings: the
+        documented fallback (mean + movie bias), as ``predict`` gives an unknown user."""
+        if movies.size == 0:
+            return (self.mean + self.movie_bias).astype(np.float32)
         centered = np.asarray(ratings, dtype=np.float64) - float(self.mean)
         s = self.movie_samples.shape[0]
         d = np.concatenate([np.ones((s, movies.size, 1)), self.movie_samples[:, movies].astype(np.float64)], 2)

@@ -11,15 +11,14 @@ are retrained on all training ratings and combined with those weights.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import ModelError
 from ..eval.splits import random_holdout
-from .base import Callback, RatingModel, TrainingEvent, parts_from_state, parts_state
+from .base import Callback, RatingModel
 from .bayesian import BayesianMF
+from .composite import Composite, relay
 from .knn import ItemKNN
 
 
@@ -36,7 +35,7 @@ class BlendConfig:
     seed: int = 42
 
 
-class Blend(RatingModel):
+class Blend(Composite, RatingModel):
     """w0 + w1 * Bayesian MF + w2 * item kNN (see the module docstring).
 
     Fallbacks for an unknown user or movie (row -1) are the parts' (mean + the known side's
@@ -46,72 +45,51 @@ class Blend(RatingModel):
     name = "blend"
     Config = BlendConfig
     state_attrs = ("weights",)
-    PARTS = ("bayesmf", "knn")
+    part_names = ("bayesmf", "knn")
+    min_ratings = 20  # the held-out slice must have enough ratings to fit the weights
 
     def _make_parts(self) -> tuple[BayesianMF, ItemKNN]:
         c = self.config
         bayes = BayesianMF(factors=c.factors, epochs=c.epochs, burn_in=c.burn_in, thin=c.thin, device=c.device, seed=c.seed)
-        return bayes, ItemKNN(neighbors=c.neighbors, shrink=c.shrink, seed=c.seed)
+        return bayes, ItemKNN(neighbors=c.neighbors, shrink=c.shrink)
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "Blend":
+    bounds = (("in (0, 1)", ("validation",)),)
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         c = self.config
-        if not 0 < c.validation < 1:
-            raise ValueError(f"validation must be between 0 and 1 (exclusive), got {c.validation}")
-        if train.n_ratings < 20:
-            raise ModelError(f"blend needs at least 20 training ratings to fit its weights, got {train.n_ratings}")
-        self.n_users, self.n_movies = train.n_users, train.n_movies
-        self.interrupted = False
         total = 2 * c.epochs
-
-        def relay(offset: int) -> Callback | None:
-            if callback is None:
-                return None
-            return lambda e: callback(TrainingEvent(offset + e.epoch, total, e.loss, e.validation, e.metric))
-
         fit_on, held = random_holdout(train, c.validation, seed=c.seed)
-        self.bayes, self.knn = self._make_parts()
-        self.bayes.fit(fit_on, relay(0))
-        self.knn.fit(fit_on)
-        design = np.column_stack([np.ones(held.n_ratings), self.bayes.predict(held.users, held.movies), self.knn.predict(held.users, held.movies)])
-        self.weights = np.linalg.lstsq(design.astype(np.float64), held.ratings.astype(np.float64), rcond=None)[0].astype(np.float32)
-        if self.bayes.interrupted or self.knn.interrupted:  # Ctrl-C: keep the first-phase parts
-            self.interrupted = True
-            return self
         bayes, knn = self._make_parts()
-        bayes.fit(train, relay(c.epochs))
+        bayes.fit(fit_on, relay(callback, 0, total))
+        knn.fit(fit_on)
+        self._set_parts((bayes, knn))
+        design = np.column_stack([np.ones(held.n_ratings), bayes.predict(held.users, held.movies), knn.predict(held.users, held.movies)])
+        self.weights = np.linalg.lstsq(design.astype(np.float64), held.ratings.astype(np.float64), rcond=None)[0].astype(np.float32)
+        if bayes.interrupted or knn.interrupted:  # Ctrl-C: keep the first-phase parts
+            self.interrupted = True
+            return
+        bayes, knn = self._make_parts()
+        bayes.fit(train, relay(callback, c.epochs, total))
         if not bayes.interrupted:
             knn.fit(train)
         if bayes.interrupted or knn.interrupted:  # keep the complete first-phase parts
             self.interrupted = True
-            return self
-        self.bayes, self.knn = bayes, knn
-        return self
-
-    # -- persistence: the parts' arrays, prefixed -----------------------------------------
-    def get_state(self) -> dict[str, np.ndarray]:
-        return {**super().get_state(), **parts_state(dict(zip(self.PARTS, (self.bayes, self.knn))))}
-
-    @classmethod
-    def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Blend":
-        model = super().from_state(params, state)
-        model.bayes, model.knn = parts_from_state(state, dict(zip(cls.PARTS, model._make_parts())))
-        return model
+            return
+        self._set_parts((bayes, knn))
 
     # -- scoring -------------------------------------------------------------------------
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         self._check_fitted()
         w = self.weights
-        return (w[0] + w[1] * self.bayes.predict(users, movies) + w[2] * self.knn.predict(users, movies)).astype(np.float32)
+        return (w[0] + w[1] * self.bayesmf.predict(users, movies) + w[2] * self.knn.predict(users, movies)).astype(np.float32)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         w = self.weights
-        return (w[0] + w[1] * self.bayes.score_users(users) + w[2] * self.knn.score_users(users)).astype(np.float32)
+        return (w[0] + w[1] * self.bayesmf.score_users(users) + w[2] * self.knn.score_users(users)).astype(np.float32)
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         w = self.weights
-        return (w[0] + w[1] * self.bayes.fold_in(movies, ratings) + w[2] * self.knn.fold_in(movies, ratings)).astype(np.float32)
+        return (w[0] + w[1] * self.bayesmf.fold_in(movies, ratings) + w[2] * self.knn.fold_in(movies, ratings)).astype(np.float32)
 
     def movie_embeddings(self) -> np.ndarray:
-        return self.bayes.movie_embeddings()
+        return self.bayesmf.movie_embeddings()

@@ -26,12 +26,11 @@ from .base import Callback, RankingModel, TrainingEvent, resolve_device
 
 
 @dataclass(frozen=True)
-class Config:
+class EASEConfig:
     regularization: float = 400.0  # λ on the Gram matrix diagonal; larger = smoother weights
     max_movies: int | None = None  # model only the N most-rated movies (None: all)
     rating_power: float = 0.0  # input (stars / top)^p; 0 = binary, classic EASE
     device: str = "auto"
-    seed: int = 0  # EASE is deterministic; kept for a uniform config
 
 
 def movie_weights(
@@ -64,7 +63,7 @@ class EASE(RankingModel):
     """Embarrassingly shallow autoencoder: the best linear item-item model, in one solve."""
 
     name: ClassVar[str] = "ease"
-    Config: ClassVar[type] = Config
+    Config: ClassVar[type] = EASEConfig
     # weights: B over the modelled movies; modelled: their movie rows; history_*: the training
     # users' rated movies (CSR), which score_users multiplies by B.
     state_attrs: ClassVar[tuple[str, ...]] = (
@@ -76,17 +75,13 @@ class EASE(RankingModel):
         "scale",
     )
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "EASE":
+    bounds: ClassVar = (("> 0", ("regularization",)), (">= 1", ("max_movies",)))
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         cfg = self.config
-        if cfg.regularization <= 0:
-            raise ValueError(f"regularization must be > 0, got {cfg.regularization}")
-        if cfg.max_movies is not None and cfg.max_movies < 1:
-            raise ValueError(f"max_movies must be >= 1 or None, got {cfg.max_movies}")
         device = resolve_device(cfg.device)
         counts = train.movie_counts()
         rated = np.flatnonzero(counts > 0)
-        if rated.size == 0:
-            raise ModelError("EASE needs at least one rating to fit; the training set is empty")
         n = rated.size if cfg.max_movies is None else min(cfg.max_movies, rated.size)
         # Most-rated first; ties broken by row so the choice is deterministic.
         modelled = np.sort(rated[np.lexsort((rated, -counts[rated]))[:n]]).astype(np.int32)
@@ -104,11 +99,8 @@ class EASE(RankingModel):
         self.history_indptr = seen.indptr.astype(np.int64)
         self.history_movies = seen.indices.astype(np.int32)
         self.history_values = seen.data.astype(np.float32)
-        self.n_users, self.n_movies = train.n_users, train.n_movies
-        self.__dict__.pop("_history", None)  # the scoring view of the old history
         if callback is not None:
             callback(TrainingEvent(1, 1, 0.0, None, metric="closed_form"))
-        return self
 
     def _values(self, ratings: np.ndarray) -> np.ndarray:
         """The input value of each rating: 1, or (stars / top of scale)^rating_power."""
@@ -137,20 +129,15 @@ class EASE(RankingModel):
         )
         return history[:, self.modelled].tocsr(), column
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        return self._scores(self._history[0][np.asarray(users, dtype=np.int64)])
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return self._scores(self._history[0][users])
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """EASE needs no solve for a new user: their input row times B. Unmodelled movies
         contribute nothing; a movie given twice keeps its last rating."""
-        self._check_fitted()
-        movies = np.asarray(movies, dtype=np.int64)
-        if movies.shape != np.shape(ratings):
-            raise ValueError(f"movies and ratings must have the same length, got {movies.size} and {np.size(ratings)}")
         columns = self._history[1][movies[::-1]]  # reversed: np.unique keeps the first, i.e. the last given
         columns, first = np.unique(columns, return_index=True)
-        values = self._values(np.asarray(ratings)[::-1][first])
+        values = self._values(ratings[::-1][first])
         keep = columns >= 0
         row = sp.csr_matrix((values[keep], columns[keep], [0, int(keep.sum())]), shape=(1, self.modelled.size))
         return self._scores(row)[0]  # sparse: a few rows of B, not a dense row @ B

@@ -22,12 +22,11 @@ from typing import ClassVar
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import ModelError
 from .base import Callback, RankingModel, TrainingEvent, check_finite, resolve_device
 
 
 @dataclass(frozen=True)
-class Config:
+class ImplicitALSConfig:
     factors: int = 64
     iterations: int = 12
     regularization: float = 0.03  # λ, scaled per row by (weighted count)^ν
@@ -113,17 +112,13 @@ class ImplicitALS(RankingModel):
     """Implicit-feedback matrix factorization: users and movies as ``factors``-d vectors."""
 
     name: ClassVar[str] = "ials"
-    Config: ClassVar[type] = Config
+    Config: ClassVar[type] = ImplicitALSConfig
     state_attrs: ClassVar[tuple[str, ...]] = ("user_factors", "movie_factors", "scale")
 
-    def _check_config(self) -> None:
-        cfg = self.config
-        for field_name in ("factors", "iterations", "cg_steps"):
-            if getattr(cfg, field_name) < 1:
-                raise ValueError(f"{field_name} must be >= 1, got {getattr(cfg, field_name)}")
-        for field_name in ("regularization", "unobserved_weight", "confidence", "init_scale"):
-            if getattr(cfg, field_name) < 0:
-                raise ValueError(f"{field_name} must be >= 0, got {getattr(cfg, field_name)}")
+    bounds: ClassVar = (
+        (">= 1", ("factors", "iterations", "cg_steps")),
+        (">= 0", ("regularization", "unobserved_weight", "confidence", "init_scale")),
+    )
 
     def _weights(self, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Extra confidence and target of each rating ("how" the user rated, not only "what")."""
@@ -139,14 +134,11 @@ class ImplicitALS(RankingModel):
         cfg = self.config
         return cfg.regularization * (weighted_counts + cfg.unobserved_weight * n_other) ** cfg.frequency_exponent
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "ImplicitALS":
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         import torch
 
-        self._check_config()
         cfg = self.config
         device = resolve_device(cfg.device)
-        if train.n_ratings == 0:
-            raise ModelError("iALS needs at least one rating to fit; the training set is empty")
         self.scale = np.asarray(train.rating_scale[1], dtype=np.float32)
         n_users, n_movies = train.n_users, train.n_movies
         weight, target = self._weights(train.ratings)
@@ -170,32 +162,24 @@ class ImplicitALS(RankingModel):
         std = cfg.init_scale / np.sqrt(cfg.factors)
         user_f = (torch.randn(n_users, cfg.factors, generator=gen) * std).to(device)
         movie_f = (torch.randn(n_movies, cfg.factors, generator=gen) * std).to(device)
-        self.interrupted, self.n_movies = False, 0
-        try:
+        self._keep(user_f, movie_f)  # Ctrl-C keeps the factors of the last finished iteration
+        with self._stoppable():
             for epoch in range(1, cfg.iterations + 1):
                 user_f = _solve(users, user_f, movie_f, cfg.unobserved_weight, user_reg, cfg.cg_steps)
                 movie_f = _solve(movies, movie_f, user_f, cfg.unobserved_weight, movie_reg, cfg.cg_steps)
                 loss = _loss(users, user_f, movie_f, cfg.unobserved_weight, user_reg, movie_reg)
                 check_finite(loss, self.name, epoch)
-                self._keep(user_f, movie_f, train)
+                self._keep(user_f, movie_f)
                 if callback is not None:
                     callback(TrainingEvent(epoch, cfg.iterations, loss, None, metric="loss"))
-        except KeyboardInterrupt:
-            if self.n_movies == 0:  # no iteration finished: random factors are not worth keeping
-                raise
-            self.interrupted = True
-        return self
 
-    def _keep(self, user_f, movie_f, train: Dataset) -> None:
+    def _keep(self, user_f, movie_f) -> None:
         self.user_factors = user_f.cpu().numpy().astype(np.float32)
         self.movie_factors = movie_f.cpu().numpy().astype(np.float32)
-        self.__dict__.pop("_gram", None)
-        self.n_users, self.n_movies = train.n_users, train.n_movies
 
     # -- scoring -------------------------------------------------------------------------
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        return self.user_factors[np.asarray(users, dtype=np.int64)] @ self.movie_factors.T
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors[users] @ self.movie_factors.T
 
     @cached_property
     def _gram(self) -> np.ndarray:
@@ -219,7 +203,7 @@ class ImplicitALS(RankingModel):
         b = hu.T @ (c * target)
         return np.linalg.solve(a, b).astype(np.float32)
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return self.movie_factors @ self.user_vector(movies, ratings)
 
     def movie_embeddings(self) -> np.ndarray:

@@ -22,9 +22,8 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.vocabulary import sorted_positions
-from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, known_rows
-from .baselines import damped_biases, fold_in_bias
+from .baselines import bias_sum, damped_biases, fold_in_bias
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,6 @@ class ItemKNNConfig:
     smoothing: float = 1.0  # added to the similarity sum: few, weak neighbours move little
     damping: float = 5.0  # of the baseline's user and movie biases
     chunk: int = 1 << 22  # similarity entries per chunk (movies per chunk x movies): bounds memory
-    seed: int = 42  # unused (deterministic); kept so every config has one
 
 
 class ItemKNN(RatingModel):
@@ -48,19 +46,10 @@ class ItemKNN(RatingModel):
     Config = ItemKNNConfig
     state_attrs = ("mean", "user_bias", "movie_bias", "neighbor_rows", "neighbor_sims", "indptr", "indices", "residuals")
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "ItemKNN":
+    bounds = ((">= 1", ("neighbors",)), (">= 0", ("shrink",)), ("> 0", ("smoothing",)))
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         c = self.config
-        if c.neighbors < 1 or c.shrink < 0 or c.smoothing <= 0:
-            raise ValueError(
-                f"neighbors must be >= 1, shrink >= 0 and smoothing > 0, got neighbors={c.neighbors}, "
-                f"shrink={c.shrink}, smoothing={c.smoothing}"
-            )
-        if train.n_ratings == 0:
-            raise ModelError("cannot train knn on a dataset without ratings")
-        self.n_users, self.n_movies = train.n_users, train.n_movies
-        self.interrupted = False
-        for cached in ("_keys", "_weights", "_stored"):
-            self.__dict__.pop(cached, None)
         mean, self.user_bias, self.movie_bias = damped_biases(
             train.users, train.movies, train.ratings, self.n_users, self.n_movies, c.damping, c.damping
         )
@@ -69,7 +58,6 @@ class ItemKNN(RatingModel):
         matrix = train.matrix(res)
         self.indptr, self.indices, self.residuals = matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), matrix.data
         self.neighbor_rows, self.neighbor_sims = self._similar(matrix, callback)
-        return self
 
     def _similar(self, matrix: sp.csr_matrix, callback: Callback | None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``neighbors`` movies by shrunk residual correlation, for every movie."""
@@ -85,7 +73,8 @@ class ItemKNN(RatingModel):
         sims = np.zeros((n, k), dtype=np.float32)
         step = max(1, c.chunk // max(n, 1))
         n_chunks = -(-n // step)
-        try:
+        # Ctrl-C: movies not reached yet keep no neighbours, so they get the baseline.
+        with self._stoppable():
             for i, start in enumerate(range(0, n, step)):
                 block = slice(start, min(start + step, n))
                 dot = (by_movie[block] @ matrix).toarray()
@@ -101,8 +90,6 @@ class ItemKNN(RatingModel):
                 sims[block] = np.maximum(np.take_along_axis(sim, top, axis=1), 0.0)
                 if callback is not None:
                     callback(TrainingEvent(i + 1, n_chunks, 0.0, metric="similarity chunks"))
-        except KeyboardInterrupt:
-            self.interrupted = True  # movies not reached yet keep no neighbours: they get the baseline
         return rows, sims
 
     # -- scoring -------------------------------------------------------------------------
@@ -144,8 +131,7 @@ class ItemKNN(RatingModel):
         both = ku & km
         corr = np.zeros(users.size, dtype=np.float32)
         corr[both] = self._correction(u[both], m[both])
-        out = self.mean + np.where(ku, self.user_bias[u], 0) + np.where(km, self.movie_bias[m], 0) + corr
-        return out.astype(np.float32)
+        return bias_sum(self, users, movies) + corr
 
     def _scores(self, res: sp.csr_matrix, user_bias: np.ndarray) -> np.ndarray:
         """Scores of every movie for users with residual rows ``res`` (sparse, users x movies)."""
@@ -154,23 +140,18 @@ class ItemKNN(RatingModel):
         rated.data = np.ones_like(rated.data)
         num = np.asarray((res @ w.T).todense())
         den = np.asarray((rated @ w.T).todense())
-        return (self.mean + user_bias[:, None] + self.movie_bias[None, :] + num / (den + self.config.smoothing)).astype(np.float32)
+        return ((user_bias[:, None] + self.movie_bias[None, :]) + self.mean + num / (den + self.config.smoothing)).astype(np.float32)
 
     @cached_property
     def _stored(self) -> sp.csr_matrix:
         """The training residuals as a users x movies matrix, built once (not per scored user)."""
         return sp.csr_matrix((self.residuals, self.indices, self.indptr), shape=(self.n_users, self.n_movies))
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        ku, u = known_rows(users, self.n_users)
-        res = sp.diags(ku.astype(np.float32)) @ self._stored[u]
-        return self._scores(res.tocsr(), np.where(ku, self.user_bias[u], 0).astype(np.float32))
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return self._scores(self._stored[users], self.user_bias[users])
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """The new user's bias is their damped mean residual; their residuals then vote as a user's."""
-        self._check_fitted()
-        movies = np.asarray(movies, dtype=np.int64)
         resid, bias = fold_in_bias(self.mean, self.movie_bias, movies, ratings, self.config.damping)
         row = sp.csr_matrix(((resid - bias).astype(np.float32), (np.zeros(movies.size, int), movies)), shape=(1, self.n_movies))
         return self._scores(row, np.array([bias], dtype=np.float32))[0]

@@ -18,11 +18,10 @@ import numpy as np
 import torch
 
 from ..data.dataset import Dataset
-from ..errors import ModelError
 from ..eval.metrics import rmse
 from ..eval.splits import random_holdout
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
-from .baselines import damped_biases
+from .baselines import bias_sum, damped_biases
 
 
 @dataclass
@@ -195,19 +194,10 @@ class BiasedMF(RatingModel):
     state_attrs = ("mean", "user_bias", "movie_bias", "user_factors", "movie_factors")
 
     # -- training ------------------------------------------------------------------------
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "BiasedMF":
+    bounds = ((">= 1", ("factors", "epochs")), (">= 0", ("reg", "bias_reg")), ("in [0, 1)", ("validation",)))
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         c = self.config
-        if c.factors < 1 or c.epochs < 1:
-            raise ValueError(f"factors and epochs must be >= 1, got factors={c.factors}, epochs={c.epochs}")
-        if c.reg < 0 or c.bias_reg < 0 or not 0 <= c.validation < 1:
-            raise ValueError(
-                f"reg and bias_reg must be >= 0 and validation in [0, 1), got reg={c.reg}, "
-                f"bias_reg={c.bias_reg}, validation={c.validation}"
-            )
-        if train.n_ratings == 0:
-            raise ModelError("cannot train mf on a dataset without ratings")
-        self.n_users, self.n_movies = train.n_users, train.n_movies
-        self.interrupted = False
         device = resolve_device(c.device)
         fit_on, held = (train, None)
         if c.validation > 0 and train.n_ratings >= 20:
@@ -216,7 +206,6 @@ class BiasedMF(RatingModel):
         users, movies, swept = self._sweeps(fit_on, held, users, movies, c.epochs, 0, callback)
         if held is not None and c.refit_sweeps > 0 and not self.interrupted:
             self._sweeps(train, None, users, movies, c.refit_sweeps, swept, callback)
-        return self
 
     def _init(self, data: Dataset, device: str) -> tuple[torch.Tensor, torch.Tensor]:
         """[bias, factors] per user and movie: damped-mean biases, small random factors."""
@@ -258,7 +247,7 @@ class BiasedMF(RatingModel):
         penalty = ridge_penalty(c.reg, c.bias_reg, c.factors + 1, device)
         best, since_best, sweep = np.inf, 0, done
         kept = users.clone(), movies.clone()
-        try:
+        with self._stoppable():
             for sweep in range(done + 1, done + epochs + 1):
                 solve_side(by_user, users, movies, penalty, c.weighted, c.cg_steps)
                 loss = solve_side(by_movie, movies, users, penalty, c.weighted, c.cg_steps) / data.n_ratings
@@ -274,8 +263,6 @@ class BiasedMF(RatingModel):
                     callback(TrainingEvent(sweep, done + epochs, loss, score))
                 if since_best >= c.patience:
                     break
-        except KeyboardInterrupt:
-            self.interrupted = True
         return kept[0], kept[1], sweep
 
     def _set(self, users: torch.Tensor, movies: torch.Tensor) -> None:
@@ -298,16 +285,14 @@ class BiasedMF(RatingModel):
         self._check_fitted()
         return biased_predict(self, self.user_factors, self.movie_factors, users, movies)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
         return biased_scores(self, self.user_factors, self.movie_factors, users)
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Ridge-solve the new user's [bias, factors] against the fixed movie parameters."""
-        self._check_fitted()
         x = fold_in_user(
-            np.asarray(movies, dtype=np.int64),
-            np.asarray(ratings, dtype=np.float64) - float(self.mean),
+            movies,
+            ratings.astype(np.float64) - float(self.mean),
             self.movie_bias,
             self.movie_factors,
             self.config,
@@ -337,19 +322,11 @@ def biased_predict(model: RatingModel, user_factors: np.ndarray, movie_factors: 
     ku, u = known_rows(users, model.n_users)
     km, m = known_rows(movies, model.n_movies)
     dot = np.einsum("ij,ij->i", user_factors[u], movie_factors[m])
-    out = (
-        model.mean
-        + np.where(ku, model.user_bias[u], 0)
-        + np.where(km, model.movie_bias[m], 0)
-        + np.where(ku & km, dot, 0)
-    )
-    return out.astype(np.float32)
+    return bias_sum(model, users, movies) + np.where(ku & km, dot, 0).astype(np.float32)
 
 
 def biased_scores(model: RatingModel, user_factors: np.ndarray, movie_factors: np.ndarray, users) -> np.ndarray:
-    """Predicted ratings of every movie for user rows (unknown users: mean + movie bias)."""
-    ku, u = known_rows(users, model.n_users)
-    out = user_factors[u] @ movie_factors.T
-    out *= ku[:, None]
-    out += model.mean + model.movie_bias[None, :] + np.where(ku, model.user_bias[u], 0)[:, None]
+    """Predicted ratings of every movie for known user rows."""
+    out = user_factors[users] @ movie_factors.T
+    out += bias_sum(model, users)
     return out.astype(np.float32, copy=False)

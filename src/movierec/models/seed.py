@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from ..data.dataset import Dataset
-from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 
 
@@ -56,17 +55,10 @@ class SeedMF(RatingModel):
     Config = SeedMFConfig
     state_attrs = ("mean", "user_factors", "movie_factors")
 
-    def fit(self, train: Dataset, callback: Callback | None = None) -> "SeedMF":
+    bounds = ((">= 1", ("factors", "epochs", "batch_size")), ("> 0", ("lr",)))
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
         c = self.config
-        if c.factors < 1 or c.epochs < 1 or c.batch_size < 1 or not c.lr > 0:
-            raise ValueError(
-                f"factors, epochs and batch_size must be >= 1 and lr > 0, got factors={c.factors}, "
-                f"epochs={c.epochs}, batch_size={c.batch_size}, lr={c.lr}"
-            )
-        if train.n_ratings == 0:
-            raise ModelError("cannot train seed on a dataset without ratings")
-        self.n_users, self.n_movies = train.n_users, train.n_movies
-        self.interrupted = False
         self.mean = np.asarray(np.mean(train.ratings, dtype=np.float64), dtype=np.float32)
         device = resolve_device(c.device)
         gen = torch.Generator().manual_seed(c.seed)
@@ -76,8 +68,8 @@ class SeedMF(RatingModel):
         movies = torch.as_tensor(train.movies, dtype=torch.int64, device=device)
         ratings = torch.as_tensor(train.ratings, device=device)
         n = train.n_ratings
-        self._keep(net)
-        try:
+        self._keep(net)  # Ctrl-C keeps the factors of the last finished epoch
+        with self._stoppable():
             for epoch in range(1, c.epochs + 1):
                 order = torch.randperm(n, generator=gen).to(device)
                 total = torch.zeros((), device=device)
@@ -93,9 +85,6 @@ class SeedMF(RatingModel):
                 self._keep(net)
                 if callback is not None:
                     callback(TrainingEvent(epoch, c.epochs, epoch_loss))
-        except KeyboardInterrupt:
-            self.interrupted = True  # the factors of the last finished epoch are kept
-        return self
 
     def _keep(self, net: DotProduct) -> None:
         self.user_factors = net.users.weight.detach().cpu().numpy().copy()
@@ -109,19 +98,16 @@ class SeedMF(RatingModel):
         dot = np.einsum("ij,ij->i", self.user_factors[u], self.movie_factors[m])
         return np.where(known, dot, self.mean).astype(np.float32)
 
-    def score_users(self, users: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        known, u = known_rows(users, self.n_users)
-        out = self.user_factors[u] @ self.movie_factors.T
-        out[~known] = self.mean
-        return out.astype(np.float32, copy=False)
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors[users] @ self.movie_factors.T
 
-    def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """Least squares (with a small ridge) for the new user's factors against the movie factors."""
-        self._check_fitted()
-        q = self.movie_factors[np.asarray(movies, dtype=np.int64)].astype(np.float64)
-        r = np.asarray(ratings, dtype=np.float64)
-        x = np.linalg.solve(q.T @ q + self.config.fold_in_reg * np.eye(q.shape[1]), q.T @ r)
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Least squares (with a small ridge) for the new user's factors against the movie
+        factors; no ratings: the global mean, as ``predict`` gives an unknown user."""
+        if movies.size == 0:
+            return np.full(self.n_movies, self.mean, dtype=np.float32)
+        q = self.movie_factors[movies].astype(np.float64)
+        x = np.linalg.solve(q.T @ q + self.config.fold_in_reg * np.eye(q.shape[1]), q.T @ ratings.astype(np.float64))
         return (self.movie_factors @ x).astype(np.float32)
 
     def movie_embeddings(self) -> np.ndarray:
