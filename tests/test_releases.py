@@ -14,7 +14,7 @@ import pytest
 from test_formats import assert_same, release_dataset
 
 from movierec import DataError, DownloadError, load
-from movierec.data.download import data_dir, fetch, md5_of
+from movierec.data.download import fetch, md5_of, resolve_data_dir
 from movierec.data.formats import pack_release, write_release
 from movierec.data.releases import RELEASES, Release, by_folder, release
 
@@ -34,10 +34,10 @@ def test_release_table():
 
 def test_data_dir_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("MOVIEREC_DATA", str(tmp_path / "env"))
-    assert data_dir() == tmp_path / "env"
-    assert data_dir(tmp_path / "flag") == tmp_path / "flag"
+    assert resolve_data_dir() == tmp_path / "env"
+    assert resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
     monkeypatch.delenv("MOVIEREC_DATA")
-    assert "movierec" in str(data_dir())
+    assert "movierec" in str(resolve_data_dir())
 
 
 def _closed_port() -> int:

@@ -12,9 +12,9 @@ import typer
 from rich.table import Table
 
 from ..data.dataset import Dataset
-from ..data.download import data_dir as default_data_dir
 from ..data.download import fetch as fetch_release
 from ..data.download import local_copy
+from ..data.download import resolve_data_dir as default_data_dir
 from ..data.formats import pack_release, write_release
 from ..data.releases import FORMATS, RELEASES, release
 from .app import DataDirOption, JsonOption, app, console, err_console, group, load_dataset

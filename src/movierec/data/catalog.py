@@ -11,7 +11,8 @@ import pandas as pd
 from .vocabulary import sorted_positions
 
 NO_GENRES = "(no genres listed)"
-_YEAR = r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
+#: A title's trailing "(1995)" (or "(2007-2013)" for series), with the spaces before it.
+YEAR_SUFFIX = r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +47,7 @@ class Catalog:
         )
         frame = frame.sort_values("movie_id", kind="stable").drop_duplicates("movie_id", keep="last")
         title = frame["title"].astype(str).str.strip()
-        years = pd.to_numeric(title.str.extract(_YEAR, expand=False), errors="coerce").fillna(0)
+        years = pd.to_numeric(title.str.extract(YEAR_SUFFIX, expand=False), errors="coerce").fillna(0)
         flags = frame["genres"].astype(str).str.get_dummies(sep=sep)
         names = sorted(flags.columns)
         return cls(

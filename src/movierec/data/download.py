@@ -19,7 +19,7 @@ from ..errors import DownloadError
 from .releases import Release, release
 
 
-def data_dir(override: str | os.PathLike | None = None) -> Path:
+def resolve_data_dir(override: str | os.PathLike | None = None) -> Path:
     """Folder holding downloaded releases: ``override``, else $MOVIEREC_DATA, else the user cache."""
     if override:
         return Path(override).expanduser()
@@ -106,7 +106,7 @@ def fetch(
     release folder is used as is. Raises DownloadError naming the URL and where to put the file.
     """
     rel = name if isinstance(name, Release) else release(name)
-    folder = _data_dir(data_dir)
+    folder = resolve_data_dir(data_dir)
     present = local_copy(rel, folder)
     if present is not None:
         if present.is_file() and rel.md5 and (found := md5_of(present)) != rel.md5:
@@ -151,6 +151,3 @@ def fetch(
         if bar:
             bar.close()
     return Path(path)
-
-
-_data_dir = data_dir  # ``fetch`` has a parameter of the same name

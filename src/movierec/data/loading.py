@@ -32,7 +32,7 @@ from platformdirs import user_cache_dir
 from ..errors import DataError, DataWarning
 from .catalog import Catalog
 from .dataset import Dataset
-from .download import data_dir, fetch, local_copy
+from .download import fetch, local_copy, resolve_data_dir
 from .formats import (
     RawMovies,
     RawRatings,
@@ -49,7 +49,7 @@ CACHE_VERSION = 1
 #: Scale and star step of a release folder whose name is not a GroupLens one, by layout.
 _FORMAT_SCALE = {"csv": ((0.5, 5.0), 0.5), "dat": ((0.5, 5.0), 0.5), "100k": ((1.0, 5.0), 1.0)}
 
-__all__ = ["DEFAULT_RELEASE", "cache_dir", "data_dir", "load", "resolve"]
+__all__ = ["DEFAULT_RELEASE", "cache_dir", "load", "resolve", "resolve_data_dir"]
 
 
 def cache_dir() -> Path:
@@ -66,7 +66,7 @@ def resolve(data: str | os.PathLike, folder: str | os.PathLike | None = None, do
         return path
     if str(data) in RELEASES:
         rel = RELEASES[str(data)]
-        folder = data_dir(folder)
+        folder = resolve_data_dir(folder)
         local = local_copy(rel, folder)
         if local is not None:
             return local

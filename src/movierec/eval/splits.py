@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data.dataset import Dataset
+from ..data.formats import open_release, read_ratings_csv, read_ratings_delimited
+from ..data.loading import from_raw
 from ..errors import DataError, DataWarning
 
 SPLIT_NAMES = ("random", "user", "kfold", "temporal", "last")
@@ -134,7 +136,6 @@ def make_splits(
 def official_split(data: Dataset, release: str | os.PathLike, name: str) -> Split:
     """ml-100k's own split ``name`` (u1..u5, ua, ub) of ``data``, the release loaded from the zip or
     folder ``release``: its ``<name>.base`` is the train part and ``<name>.test`` the test part."""
-    from ..data.formats import open_release, read_ratings_delimited
 
     if name not in OFFICIAL_SPLITS:
         raise ValueError(f"unknown official split {name!r}; expected one of {', '.join(OFFICIAL_SPLITS)}")
@@ -176,7 +177,6 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
     needed); movies get placeholder titles (``Movie <id>``). A pair in both files would show the
     test answer in training: it is dropped from train, with a DataWarning.
     """
-    from ..data.loading import from_raw
 
     paths = [Path(train), Path(test)]
     raw = [_read_ratings_file(path) for path in paths]
@@ -207,7 +207,6 @@ def file_split(train: str | os.PathLike, test: str | os.PathLike) -> Split:
 
 
 def _read_ratings_file(path: Path):
-    from ..data.formats import read_ratings_csv, read_ratings_delimited
 
     if not path.is_file():
         raise DataError(f"ratings file {path} does not exist: expected a CSV (userId,movieId,rating[,timestamp]) or u.data-style lines")

@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..data.catalog import Catalog
+from ..data.catalog import YEAR_SUFFIX, Catalog
 from ..errors import UnknownIdError
 
 # Articles MovieLens moves behind a comma ("Boot, Das"); only English ones are dropped from keys.
@@ -41,8 +41,7 @@ _STEPS: tuple[tuple[str, str], ...] = (
     (r"^(?:the|a|an) ", ""),  # "the matrix" -> "matrix" (a lone "the" stays: no space after it)
 )
 _COMPILED = tuple((re.compile(pattern), repl) for pattern, repl in _STEPS)
-_YEAR = r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$"
-_YEAR_RE = re.compile(_YEAR)
+_YEAR_RE = re.compile(YEAR_SUFFIX)
 _PAREN = r"\(([^()]*)\)"
 _N_CANDIDATES = 5
 
@@ -83,8 +82,8 @@ def short_title(title: str) -> str:
 def _split_year(titles: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Titles without their trailing ``(YYYY)``, and the year (0 when absent)."""
     titles = titles.astype(str).str.strip()
-    year = pd.to_numeric(titles.str.extract(_YEAR, expand=False), errors="coerce").fillna(0)
-    return titles.str.replace(_YEAR, "", regex=True), year.to_numpy(np.int64)
+    year = pd.to_numeric(titles.str.extract(YEAR_SUFFIX, expand=False), errors="coerce").fillna(0)
+    return titles.str.replace(YEAR_SUFFIX, "", regex=True), year.to_numpy(np.int64)
 
 
 def _split_year_one(title: str) -> tuple[str, int]:
