@@ -87,7 +87,7 @@ def run_stage(argv: list[str], log: Path) -> dict:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "movierec.cli", *args]
+    return [sys.executable, "-c", "import sys; from movierec.cli import main; sys.argv[0] = 'movierec'; main()", *args]
 
 
 def release(cache: Path, label: str, n_ratings: int) -> tuple[Path, dict | None]:

@@ -124,7 +124,7 @@ def evaluate(
                     results[name].setdefault(metric, []).append(value)
                 unknown[name].append(n_unknown)
             if purpose != "rating":
-                ranked = ranking_metrics(model.score_users, split.train, split.test, k=k, threshold=threshold)
+                ranked = ranking_metrics(model, split.train, split.test, k=k, threshold=threshold)
                 for metric, value in ranked.as_dict().items():
                     results[name].setdefault(metric, []).append(float(value))
             if progress is not None:

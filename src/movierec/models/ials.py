@@ -197,6 +197,12 @@ class ImplicitALS(RankingModel):
         self._check_fitted()
         return self.user_factors[np.asarray(users, dtype=np.int64)] @ self.movie_factors.T
 
+    def score_tiles(self, order: np.ndarray, device: str = "cpu", weight: float = 1.0):
+        from ..eval.topn import factor_block_scorer
+
+        self._check_fitted()
+        return factor_block_scorer(self.user_factors, self.movie_factors, order, device, weight=weight)
+
     @cached_property
     def _gram(self) -> np.ndarray:
         """HᵀH of the movie factors (float64), shared by every fold-in: computed once."""

@@ -302,6 +302,15 @@ class BiasedMF(RatingModel):
         self._check_fitted()
         return biased_scores(self, self.user_factors, self.movie_factors, users)
 
+    def score_tiles(self, order: np.ndarray, device: str = "cpu"):
+        from ..eval.topn import factor_block_scorer
+
+        self._check_fitted()
+        return factor_block_scorer(
+            self.user_factors, self.movie_factors, order, device,
+            user_offset=self.mean + self.user_bias, movie_offset=self.movie_bias,
+        )
+
     def fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Ridge-solve the new user's [bias, factors] against the fixed movie parameters."""
         self._check_fitted()
