@@ -40,17 +40,33 @@ def movie_weights(
     """The EASE weight matrix B (float32, zero diagonal) for a users x movies matrix."""
     import torch
 
-    gram = (matrix.T @ matrix).toarray().astype(np.float32)
+    gram = gram_matrix(matrix)
     gram[np.diag_indices_from(gram)] += regularization
     g = torch.from_numpy(gram).to(device)
     del gram
-    # Cholesky inverse: half the work of a general inverse, and G + λI is positive definite.
-    p = torch.cholesky_inverse(torch.linalg.cholesky(g))
+    # Through Cholesky, as G + λI is positive definite; solving against I is about twice as
+    # fast as torch.cholesky_inverse on a CPU, for the same P.
+    p = torch.cholesky_solve(torch.eye(g.shape[0], device=g.device), torch.linalg.cholesky(g))
     del g
     b = p / (-torch.diagonal(p))
     b.fill_diagonal_(0.0)
     # C order: scipy's sparse @ dense copies a column-major B on every call (~1 s per user at 3k movies).
     return np.ascontiguousarray(b.cpu().numpy())
+
+
+def gram_matrix(matrix: sp.csr_matrix, dense_share: float = 0.1, rows: int = 1024) -> np.ndarray:
+    """XᵀX (float32, dense) of a users x movies matrix. Users who rated more than ``dense_share``
+    of the movies go through BLAS, ``rows`` at a time as dense blocks: a sparse product costs
+    the square of a row's ratings, and heavy raters hold most of that square."""
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    heavy = np.diff(matrix.indptr) > dense_share * matrix.shape[1]
+    light = matrix[~heavy]
+    gram = np.asarray((light.T @ light).toarray(), dtype=np.float32)
+    heavy = np.flatnonzero(heavy)
+    for start in range(0, heavy.size, rows):
+        block = matrix[heavy[start : start + rows]].toarray()
+        gram += block.T @ block
+    return gram
 
 
 def _available_bytes() -> int | None:

@@ -114,9 +114,9 @@ def solve_side(
     Each entity minimizes |t - D x|^2 + x' diag(penalty) x, with D its partners' design rows
     and t = value - partner bias. ``cg_steps`` of conjugate gradient, warm-started from the
     current parameters, replace an exact solve: no factorization, and every step is one
-    vectorized product for the whole block. Products go through the Gram matrix D'D when
-    rows are longer than wide (BLAS builds it once), else through D itself (elementwise:
-    thousands of tiny matrices would drown in per-matrix overhead).
+    batched product (bmm) for the whole block, with no [B, k, k] or [B, L, k] temporaries.
+    Products go through the Gram matrix D'D when rows are longer than wide (built once),
+    else through D itself.
     ``weighted``: the penalty is multiplied by each entity's rating count (ALS-WR).
     """
     design, offset = design_table(partner_params)
@@ -125,20 +125,20 @@ def solve_side(
         d = design[block.partners]  # (B, L, k+1), zero rows at padding
         target = block.values - offset[block.partners]
         lam = penalty * (block.counts[:, None] if weighted else 1.0)
+        dt = d.transpose(1, 2)
         if d.shape[1] >= d.shape[2]:
-            dt = d.transpose(1, 2)
             gram = torch.bmm(dt, d)
             rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
 
             def apply(v: torch.Tensor) -> torch.Tensor:
-                return (gram * v[:, None, :]).sum(2) + lam * v
+                return torch.bmm(gram, v.unsqueeze(2)).squeeze(2) + lam * v
 
         else:
             gram = None
-            rhs = (d * target.unsqueeze(2)).sum(1)
+            rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
 
             def apply(v: torch.Tensor) -> torch.Tensor:
-                return (d * (d * v[:, None, :]).sum(2, keepdim=True)).sum(1) + lam * v
+                return torch.bmm(dt, torch.bmm(d, v.unsqueeze(2))).squeeze(2) + lam * v
 
         x = params[block.rows]
         r = rhs - apply(x)
@@ -154,10 +154,10 @@ def solve_side(
             rr = rr_new
         params[block.rows] = x
         if gram is None:
-            resid = target - (d * x[:, None, :]).sum(2)
+            resid = target - torch.bmm(d, x.unsqueeze(2)).squeeze(2)
             sse += float((resid * resid).sum())
         else:  # |t - Dx|^2 = t't - 2 x'D't + x'D'Dx, without another pass over D
-            sse += float((target * target).sum() - 2 * (x * rhs).sum() + (x * (gram * x[:, None, :]).sum(2)).sum())
+            sse += float((target * target).sum() - 2 * (x * rhs).sum() + (x * torch.bmm(gram, x.unsqueeze(2)).squeeze(2)).sum())
     return sse
 
 
