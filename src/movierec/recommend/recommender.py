@@ -22,7 +22,7 @@ from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..data.vocabulary import Vocabulary
 from ..errors import DataError, ModelError, UnknownIdError
-from ..eval.evaluation import rating_scores
+from ..eval.evaluation import rating_scores, scoring_device
 from ..eval.metrics import ranking_metrics, top_k, unit_rows
 from ..eval.topn import popularity_order, top_unseen
 from ..eval.splits import Split, random_holdout, user_holdout
@@ -522,4 +522,4 @@ def evaluate_model(model: Model, train: Dataset, test: Dataset, k: int = 10) -> 
     if model.kind == "rating":
         scores, unknown = rating_scores(model, Split(train, test))
         return {**scores, "test_ratings": test.n_ratings, "unknown": unknown}
-    return ranking_metrics(model, train, test, k=k).as_dict()
+    return ranking_metrics(model, train, test, k=k, device=scoring_device(model)).as_dict()
