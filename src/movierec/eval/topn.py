@@ -106,7 +106,13 @@ def dense_block_scorer(score_users: Callable[[np.ndarray], np.ndarray], order: n
     order_t = torch.as_tensor(order)
 
     def block(rows: np.ndarray) -> TileFn:
-        full = torch.from_numpy(np.asarray(score_users(rows), dtype=np.float32))[:, order_t].to(device)
+        step = USER_BLOCK["cpu"]  # score_users runs on the CPU: bound its dense rows there
+        full = torch.cat(
+            [
+                torch.from_numpy(np.asarray(score_users(rows[s : s + step]), dtype=np.float32))[:, order_t].to(device)
+                for s in range(0, rows.size, step)
+            ]
+        )
         return lambda start, stop, threshold: full[:, start:stop]
 
     return block
