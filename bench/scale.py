@@ -167,15 +167,16 @@ def main() -> None:
             row = {"size": label, "stage": stage, **run_stage(stage_argv(stage, data, work), log), "log": str(log)}
             rows.append(row)
             print(line(label, stage, row), flush=True)
-    print("\nstage       " + "".join(f"{label:>22}" for label in labels))
+    print("\nwall s / CPU s / peak RSS GB per stage and size")
+    print("stage       " + "".join(f"{label:>26}" for label in labels))
     for stage in ("generate", *stages):
         cells = []
         for label in labels:
             row = next((r for r in rows if r["size"] == label and r["stage"] == stage), None)
             ok = row is not None and row["rc"] == 0
-            cells.append(f"{row['wall_s']:8.1f} s {row['peak_gb']:5.2f} GB" if ok else f"{'-' if row is None else 'failed':>22}")
-        if any(c.strip() != "-" for c in cells):
-            print(f"{stage:<12}" + "".join(f"{c:>22}" for c in cells))
+            cells.append(f"{row['wall_s']:7.1f} {row['cpu_s']:7.1f} {row['peak_gb']:5.2f}" if ok else ("-" if row is None else "failed"))
+        if any(c != "-" for c in cells):
+            print(f"{stage:<12}" + "".join(f"{c:>26}" for c in cells))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
 
