@@ -111,6 +111,20 @@ def test_batch_mode_writes_every_users_unseen_top_n(trained, tmp_path) -> None:
     assert frame.loc[frame["userId"] == user, "movieId"].tolist() == [r.movie_id for r in rec.recommend(user, 4)]
 
 
+def test_batch_mode_parquet_with_titles_matches_csv(trained, tmp_path) -> None:
+    data, rec, folder = trained
+    csv, parquet = tmp_path / "top.csv", tmp_path / "top.parquet"
+    assert run("recommend", "-m", folder, "--users", "all", "-n", 3, "-o", csv).exit_code == 0
+    result = run("recommend", "-m", folder, "--users", "all", "-n", 3, "-o", parquet, "--titles")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(parquet)
+    assert list(frame.columns) == ["userId", "rank", "movieId", "score", "title"]
+    expected = pd.read_csv(csv)
+    assert (frame[["userId", "rank", "movieId"]].to_numpy() == expected[["userId", "rank", "movieId"]].to_numpy()).all()
+    movie = int(frame["movieId"].iloc[0])
+    assert frame["title"].iloc[0] == rec.catalog.titles[rec.catalog.rows(np.array([movie]))[0]]
+
+
 def test_batch_from_file_to_stdout(trained, tmp_path) -> None:
     data, _, folder = trained
     first, second = (int(u) for u in data.user_vocab.ids[[3, 0]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -131,37 +132,49 @@ def _read_user_ids(rec: Recommender, users: str) -> np.ndarray:
     return ids
 
 
-def _batch(rec: Recommender, user_ids: np.ndarray, n: int, output: Path | None) -> None:
-    """Top-``n`` of many users through Recommender.recommend_batch, a block of users at a time."""
-    parts = []
+def _batch(rec: Recommender, user_ids: np.ndarray, n: int, output: Path | None, titles: bool) -> None:
+    """Top-``n`` of many users through Recommender.recommend_batch, a block of users at a time,
+    each block written as it comes (Parquet for a ``.parquet`` output, else CSV): memory stays
+    one block whatever the number of users."""
+    parquet = output is not None and output.suffix.lower() == ".parquet"
+    writer, written = None, 0
     progress = Progress(
         TextColumn("Recommending"), BarColumn(), MofNCompleteColumn(), TextColumn("users"), TimeElapsedColumn(),
         console=err_console, transient=output is None,
     )
-    with progress:
+    with progress, (open(output, "w", encoding="utf-8", newline="") if output and not parquet else nullcontext()) as text:
         task = progress.add_task("users", total=int(user_ids.size))
-        for start in range(0, user_ids.size, BATCH_USERS):
+        for start in range(0, max(user_ids.size, 1), BATCH_USERS):
             block = user_ids[start : start + BATCH_USERS]
             movies, scores = rec.recommend_batch(block, n)
-            ranks = np.broadcast_to(np.arange(1, movies.shape[1] + 1), movies.shape)
             keep = movies >= 0
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "userId": np.broadcast_to(block[:, None], movies.shape)[keep],
-                        "rank": ranks[keep],
-                        "movieId": movies[keep],
-                        "score": np.round(scores[keep], 5),
-                    }
-                )
+            frame = pd.DataFrame(
+                {
+                    "userId": np.broadcast_to(block[:, None], movies.shape)[keep],
+                    "rank": np.broadcast_to(np.arange(1, movies.shape[1] + 1, dtype=np.int32), movies.shape)[keep],
+                    "movieId": movies[keep],
+                    "score": np.round(scores[keep], 5),
+                }
             )
+            if titles:
+                frame["title"] = rec.catalog.titles[np.maximum(rec.catalog.rows(frame["movieId"].to_numpy()), 0)]
+            if parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                writer = writer or pq.ParquetWriter(output, table.schema)
+                writer.write_table(table)
+            elif text is not None:
+                frame.to_csv(text, index=False, header=start == 0)
+            else:
+                typer.echo(frame.to_csv(index=False, header=start == 0), nl=False)
+            written += len(frame)
             progress.advance(task, block.size)
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["userId", "rank", "movieId", "score"])
-    if output is None:
-        typer.echo(frame.to_csv(index=False), nl=False)
-    else:
-        frame.to_csv(output, index=False)
-        console.print(f"Wrote {len(frame):,} recommendations for {user_ids.size:,} users to [bold]{output}[/bold].")
+    if writer is not None:
+        writer.close()
+    if output is not None:
+        console.print(f"Wrote {written:,} recommendations for {user_ids.size:,} users to [bold]{output}[/bold].")
 
 
 @app.command()
@@ -187,7 +200,10 @@ def recommend(
     ] = None,
     year_from: Annotated[int | None, typer.Option(help="Only movies released in or after this year.")] = None,
     year_to: Annotated[int | None, typer.Option(help="Only movies released in or before this year.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Batch mode: CSV to write \\[default: stdout].")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Batch mode: file to write, Parquet when it ends in .parquet, else CSV \\[default: CSV on stdout].")
+    ] = None,
+    titles: Annotated[bool, typer.Option("--titles", help="Batch mode: add a title column.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Recommend movies someone has not seen, each with the reason ("because you rated ...").
@@ -215,7 +231,7 @@ def recommend(
     if users is not None:
         if genre or year_from is not None or year_to is not None:
             raise DataError("--genre/--year-from/--year-to do not apply to --users batch mode; drop them or use --user")
-        _batch(rec, _read_user_ids(rec, users), n, output)
+        _batch(rec, _read_user_ids(rec, users), n, output, titles)
         return
     genres = tuple(genre or ())
     if user is not None:

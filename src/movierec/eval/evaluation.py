@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..models import make_model, model_class
-from ..models.base import Model, RatingModel, TrainingEvent
+from ..models.base import Model, RatingModel, TrainingEvent, resolve_device
 from .metrics import mae, ranking_metrics, rmse
 from .splits import Split
 
@@ -124,7 +124,9 @@ def evaluate(
                     results[name].setdefault(metric, []).append(value)
                 unknown[name].append(n_unknown)
             if purpose != "rating":
-                ranked = ranking_metrics(model.score_users, split.train, split.test, k=k, threshold=threshold)
+                ranked = ranking_metrics(
+                    model, split.train, split.test, k=k, threshold=threshold, device=scoring_device(model)
+                )
                 for metric, value in ranked.as_dict().items():
                     results[name].setdefault(metric, []).append(float(value))
             if progress is not None:
@@ -166,6 +168,11 @@ def rating_scores(model: Model, split: Split) -> tuple[dict[str, float], int]:
     predicted = np.clip(model.predict(users, movies), *train.rating_scale)
     n_unknown = int(np.count_nonzero((users < 0) | (movies < 0)))
     return {"rmse": rmse(predicted, test.ratings), "mae": mae(predicted, test.ratings)}, n_unknown
+
+
+def scoring_device(model: Model) -> str:
+    """Where a model's ranking tiles run: its own device (``auto``: a GPU when there is one)."""
+    return resolve_device(getattr(model.config, "device", "cpu"))
 
 
 def _as_splits(splits: Split | Iterable[Split]) -> Iterable[Split]:

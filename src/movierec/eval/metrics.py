@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
+
+if TYPE_CHECKING:
+    from ..models.base import Model
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -53,11 +57,6 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
-def mask_rated(scores: np.ndarray, rated: sp.csr_matrix) -> None:
-    """Set ``scores[i, j]`` to -inf in place wherever row ``i`` of ``rated`` has movie ``j``."""
-    scores[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr)), rated.indices] = -np.inf
-
-
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` highest scores of each row, best first (int32)."""
     k = min(k, scores.shape[1])
@@ -67,33 +66,39 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def ranking_metrics(
-    score_users: Callable[[np.ndarray], np.ndarray],
+    scorer: "Model | Callable[[np.ndarray], np.ndarray]",
     train: Dataset,
     test: Dataset,
     k: int = 10,
     threshold: float = 4.0,
-    batch_size: int = 1024,
+    device: str = "cpu",
 ) -> RankingMetrics:
-    """Evaluate ``score_users(user_rows) -> scores[len(user_rows), n_movies]`` on ``test``.
+    """Evaluate a model (or ``score_users(user_rows) -> scores[len(user_rows), n_movies]``) on ``test``.
 
-    Movies the user rated in ``train`` are excluded from the ranking.
+    Movies the user rated in ``train`` are excluded from the ranking, which covers every other
+    movie; a model is ranked by its own tiles (see :mod:`movierec.eval.topn`), without ever
+    holding a users x movies matrix.
     """
+    from .topn import dense_block_scorer, popularity_order, top_unseen
+
     seen = train.matrix(np.ones(train.n_ratings, np.float32))
     relevant = test.matrix((test.ratings >= threshold).astype(np.float32))
     relevant.eliminate_zeros()
     n_relevant = np.diff(relevant.indptr)
     users = np.flatnonzero(n_relevant > 0).astype(np.int32)
+    order = popularity_order(seen)
+    if hasattr(scorer, "score_tiles"):
+        blocks = scorer.score_tiles(order, device)
+    else:
+        blocks = dense_block_scorer(scorer, order, device)
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.concatenate(([0.0], np.cumsum(discounts)))
     totals = np.zeros(4)
     recommended = np.zeros(train.n_movies, dtype=bool)
-    for start in range(0, users.size, batch_size):
-        rows = users[start : start + batch_size]
-        scores = np.array(score_users(rows), dtype=np.float32, copy=True)
-        mask_rated(scores, seen[rows])
-        top = top_k(scores, k)
-        recommended[top.ravel()] = True
-        hits = np.asarray(relevant[rows].toarray(), dtype=bool)[np.arange(rows.size)[:, None], top]
+    for offset, top, _ in top_unseen(blocks, users, seen, order, k, device):
+        rows = users[offset : offset + top.shape[0]]
+        recommended[top[top >= 0]] = True
+        hits = _lookup(relevant[rows], top)
         n_hits = hits.sum(axis=1)
         n_rel = n_relevant[rows]
         totals += [
@@ -105,3 +110,15 @@ def ranking_metrics(
     n = max(users.size, 1)
     precision, recall, ndcg, hit_rate = (totals / n).tolist()
     return RankingMetrics(k, precision, recall, ndcg, hit_rate, float(recommended.mean()), int(users.size))
+
+
+def _lookup(relevant: sp.csr_matrix, top: np.ndarray) -> np.ndarray:
+    """bool [users, k]: whether each picked movie (-1: none) is in the user's row of ``relevant``."""
+    n_movies = relevant.shape[1]
+    rows = np.repeat(np.arange(relevant.shape[0], dtype=np.int64), np.diff(relevant.indptr))
+    keys = np.sort(rows * n_movies + relevant.indices)  # CSR rows ascend; indices within a row may not
+    if keys.size == 0:
+        return np.zeros(top.shape, bool)
+    picks = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_movies + top
+    found = np.minimum(np.searchsorted(keys, picks), keys.size - 1)
+    return (top >= 0) & (keys[found] == picks)

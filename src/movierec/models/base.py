@@ -164,6 +164,18 @@ class Model(ABC):
     def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """``fold_in`` for known movie rows (int64) and float32 ratings, possibly empty."""
 
+    def score_tiles(self, order: np.ndarray, device: str = "cpu"):
+        """Scores by tiles, for blocked top-N over the catalog (:mod:`movierec.eval.topn`).
+
+        Returns ``block(user_rows) -> tile(start, stop, threshold)``: the scores of movies
+        ``order[start:stop]`` as a float32 tensor on ``device``, or None when no user's score
+        there can exceed ``threshold``. This default cuts tiles from :meth:`score_users`;
+        models with factors override it to score each tile directly.
+        """
+        from ..eval.topn import dense_block_scorer
+
+        return dense_block_scorer(self.score_users, order, device)
+
     def movie_embeddings(self) -> np.ndarray | None:
         """Movie vectors (float32 [n_movies, d]) for similarity and clustering, if any."""
         return None

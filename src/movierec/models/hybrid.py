@@ -97,6 +97,28 @@ class Hybrid(Composite, RankingModel):
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self._combine(self.ease.score_users(users), self.ials.score_users(users))
 
+    def score_tiles(self, order: np.ndarray, device: str = "cpu"):
+        """iALS tiles (skipped in the tail when they cannot reach the top) plus EASE where it models."""
+        self._check_fitted()
+        ials = self.ials.score_tiles(order, device, weight=self.config.ials_weight)
+        ease = self.ease.tile_parts(order, device)
+
+        def block(rows: np.ndarray):
+            ials_tile, ease_part = ials(rows), ease(rows)
+
+            def tile(start: int, stop: int, threshold):
+                found = ease_part(start, stop)
+                if found is None:
+                    return ials_tile(start, stop, threshold)
+                out = ials_tile(start, stop, None)  # EASE adds to it: no iALS bound holds here
+                columns, values = found
+                out[:, columns] += values
+                return out
+
+            return tile
+
+        return block
+
     def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return self._combine(self.ease.fold_in(movies, ratings), self.ials.fold_in(movies, ratings))
 

@@ -181,6 +181,12 @@ class ImplicitALS(RankingModel):
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors[users] @ self.movie_factors.T
 
+    def score_tiles(self, order: np.ndarray, device: str = "cpu", weight: float = 1.0):
+        from ..eval.topn import factor_block_scorer
+
+        self._check_fitted()
+        return factor_block_scorer(self.user_factors, self.movie_factors, order, device, weight=weight)
+
     @cached_property
     def _gram(self) -> np.ndarray:
         """HᵀH of the movie factors (float64), shared by every fold-in: computed once."""

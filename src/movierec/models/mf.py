@@ -113,9 +113,9 @@ def solve_side(
     Each entity minimizes |t - D x|^2 + x' diag(penalty) x, with D its partners' design rows
     and t = value - partner bias. ``cg_steps`` of conjugate gradient, warm-started from the
     current parameters, replace an exact solve: no factorization, and every step is one
-    vectorized product for the whole block. Products go through the Gram matrix D'D when
-    rows are longer than wide (BLAS builds it once), else through D itself (elementwise:
-    thousands of tiny matrices would drown in per-matrix overhead).
+    batched product (bmm) for the whole block, with no [B, k, k] or [B, L, k] temporaries.
+    Products go through the Gram matrix D'D when rows are longer than wide (built once),
+    else through D itself.
     ``weighted``: the penalty is multiplied by each entity's rating count (ALS-WR).
     """
     design, offset = design_table(partner_params)
@@ -124,20 +124,20 @@ def solve_side(
         d = design[block.partners]  # (B, L, k+1), zero rows at padding
         target = block.values - offset[block.partners]
         lam = penalty * (block.counts[:, None] if weighted else 1.0)
+        dt = d.transpose(1, 2)
         if d.shape[1] >= d.shape[2]:
-            dt = d.transpose(1, 2)
             gram = torch.bmm(dt, d)
             rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
 
             def apply(v: torch.Tensor) -> torch.Tensor:
-                return (gram * v[:, None, :]).sum(2) + lam * v
+                return torch.bmm(gram, v.unsqueeze(2)).squeeze(2) + lam * v
 
         else:
             gram = None
-            rhs = (d * target.unsqueeze(2)).sum(1)
+            rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
 
             def apply(v: torch.Tensor) -> torch.Tensor:
-                return (d * (d * v[:, None, :]).sum(2, keepdim=True)).sum(1) + lam * v
+                return torch.bmm(dt, torch.bmm(d, v.unsqueeze(2))).squeeze(2) + lam * v
 
         x = params[block.rows]
         r = rhs - apply(x)
@@ -153,10 +153,10 @@ def solve_side(
             rr = rr_new
         params[block.rows] = x
         if gram is None:
-            resid = target - (d * x[:, None, :]).sum(2)
+            resid = target - torch.bmm(d, x.unsqueeze(2)).squeeze(2)
             sse += float((resid * resid).sum())
         else:  # |t - Dx|^2 = t't - 2 x'D't + x'D'Dx, without another pass over D
-            sse += float((target * target).sum() - 2 * (x * rhs).sum() + (x * (gram * x[:, None, :]).sum(2)).sum())
+            sse += float((target * target).sum() - 2 * (x * rhs).sum() + (x * torch.bmm(gram, x.unsqueeze(2)).squeeze(2)).sum())
     return sse
 
 
@@ -287,6 +287,15 @@ class BiasedMF(RatingModel):
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return biased_scores(self, self.user_factors, self.movie_factors, users)
+
+    def score_tiles(self, order: np.ndarray, device: str = "cpu"):
+        from ..eval.topn import factor_block_scorer
+
+        self._check_fitted()
+        return factor_block_scorer(
+            self.user_factors, self.movie_factors, order, device,
+            user_offset=self.mean + self.user_bias, movie_offset=self.movie_bias,
+        )
 
     def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         """Ridge-solve the new user's [bias, factors] against the fixed movie parameters."""

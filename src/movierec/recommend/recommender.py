@@ -22,8 +22,9 @@ from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..data.vocabulary import Vocabulary
 from ..errors import DataError, ModelError, UnknownIdError
-from ..eval.evaluation import rating_scores
-from ..eval.metrics import mask_rated, ranking_metrics, top_k, unit_rows
+from ..eval.evaluation import rating_scores, scoring_device
+from ..eval.metrics import ranking_metrics, top_k, unit_rows
+from ..eval.topn import popularity_order, top_unseen
 from ..eval.splits import Split, random_holdout, user_holdout
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, make_model
 from . import artifact as artifact_io
@@ -33,7 +34,6 @@ from .titles import TitleIndex
 N_BECAUSE = 3  # rated movies shown as the reason for a recommendation
 LIKED_SHARE = 0.75  # "highly rated": at least 75% of the way up the rating scale (3.875 of 0.5-5)
 MAX_POOL = 256  # most rated movies compared with each recommendation when explaining it
-SCORE_BATCH = 1024  # users scored at once by recommend_batch
 
 
 @dataclass(frozen=True)
@@ -297,26 +297,32 @@ class Recommender:
             raise UnknownIdError(f"unknown movie {movie_ids[unknown][0]}: it is not in the catalog")
         return movie_ids, stars
 
-    def recommend_batch(self, user_ids: Iterable[int], n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    def recommend_batch(
+        self, user_ids: Iterable[int], n: int = 10, device: str = "cpu"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` unseen movies of many training users: (movie ids int64 [u, n], scores float32 [u, n]).
 
         A user with fewer than ``n`` unseen movies gets movie id -1 and score -inf in the spare slots.
+        Blocked: users x movies tiles on ``device``, top-``n`` per tile (see :mod:`movierec.eval.topn`).
         """
         rows = self.user_vocab.index(np.asarray(user_ids, np.int64))
         n = max(0, min(int(n), len(self.movie_vocab)))
         ids = np.full((rows.size, n), -1, np.int64)
         out = np.full((rows.size, n), -np.inf, np.float32)
-        for start in range(0, rows.size, SCORE_BATCH):
-            batch = rows[start : start + SCORE_BATCH]
-            scores = np.array(self._scorer.score_users(batch), dtype=np.float32, copy=True)
-            mask_rated(scores, self._seen[batch])
-            if n == 0:
-                continue
-            top = top_k(scores, n)
-            best = np.take_along_axis(scores, top, axis=1)
-            ids[start : start + batch.size] = np.where(np.isfinite(best), self.movie_vocab.ids[top], -1)
-            out[start : start + batch.size] = np.where(np.isfinite(best), best, -np.inf)
+        order, blocks = self._tiles(device)
+        for offset, top, scores in top_unseen(blocks, rows, self._seen, order, n, device):
+            found = top >= 0
+            ids[offset : offset + top.shape[0]] = np.where(found, self.movie_vocab.ids[np.maximum(top, 0)], -1)
+            out[offset : offset + top.shape[0]] = scores
         return ids, out
+
+    def _tiles(self, device: str):
+        """The visiting order and the scorer's tile function for ``device``, prepared once."""
+        cache = self.__dict__.setdefault("_tile_cache", {})
+        if device not in cache:
+            order = popularity_order(self._seen)
+            cache[device] = order, self._scorer.score_tiles(order, device)
+        return cache[device]
 
     def _top(self, scores, rated, rated_stars, n, genres, year_from, year_to, predicted) -> list[Recommendation]:
         scores = np.array(scores, dtype=np.float32, copy=True)
@@ -516,4 +522,4 @@ def evaluate_model(model: Model, train: Dataset, test: Dataset, k: int = 10) -> 
     if model.kind == "rating":
         scores, unknown = rating_scores(model, Split(train, test))
         return {**scores, "test_ratings": test.n_ratings, "unknown": unknown}
-    return ranking_metrics(model.score_users, train, test, k=k).as_dict()
+    return ranking_metrics(model, train, test, k=k, device=scoring_device(model)).as_dict()
