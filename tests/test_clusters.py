@@ -25,7 +25,7 @@ from movierec.explore.clusters import (
     purity,
     rarest_genre,
 )
-from movierec.explore.plot import plot_clusters
+from movierec.explore.plot import _candidates, plot_clusters
 
 GENRES = ("Action", "Animation", "Documentary", "Horror", "Romance", "Western")
 
@@ -145,6 +145,8 @@ def test_plot_writes_a_png(tmp_path, rng) -> None:
     embeddings, ids, catalog, counts, _ = planted(rng, n_per_group=20)
     report = cluster_movies(embeddings, ids, catalog, counts, k=len(GENRES), min_ratings=0)
     path = plot_clusters(report, catalog, tmp_path / "map.png")
+    labelled = _candidates(report)
+    assert len(set(labelled.tolist())) == labelled.size  # a title is tried once, never drawn twice
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
     with pytest.raises(OSError, match="does not exist"):

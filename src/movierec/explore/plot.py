@@ -41,10 +41,11 @@ def _centre(coords: np.ndarray) -> np.ndarray:
 
 
 def _candidates(report: ClusterReport) -> np.ndarray:
-    """Movies worth a label, in order: each cluster's best-known movie, then the most rated."""
+    """Movies worth a label, each once, in order: each cluster's best-known movie, then the most rated."""
     order = np.argsort(-report.counts, kind="stable")
     first_of_cluster = order[np.sort(np.unique(report.labels[order], return_index=True)[1])]
-    return np.concatenate([first_of_cluster, order[: 6 * N_LABELS]])
+    both = np.concatenate([first_of_cluster, order[: 6 * N_LABELS]])
+    return both[np.sort(np.unique(both, return_index=True)[1])]
 
 
 # Where a title may go, tried in order: right and above its dot, left, right and below, left and below.
