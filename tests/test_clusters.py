@@ -8,8 +8,24 @@ import numpy as np
 import pytest
 
 from movierec import Catalog, DataError
-from movierec.explore.clusters import choose_k, cluster_movies, coherence, elbow, purity, rarest_genre
-from movierec.explore.plot import plot_clusters
+from movierec.data.synthetic import generate
+from movierec.eval.metrics import unit_rows
+from movierec.explore import clusters as clusters_module
+from movierec.explore.clusters import (
+    MIN_LIFT,
+    MIN_SUPPORT,
+    PALETTE,
+    choose_k,
+    cluster_movies,
+    coherence,
+    elbow,
+    genre_matrix,
+    map_coords,
+    name_clusters,
+    purity,
+    rarest_genre,
+)
+from movierec.explore.plot import _candidates, plot_clusters
 
 GENRES = ("Action", "Animation", "Documentary", "Horror", "Romance", "Western")
 
@@ -40,7 +56,8 @@ def test_planted_genre_clusters_are_found_and_beat_random(rng) -> None:
     assert sorted(c.size for c in report.clusters) == [50] * len(GENRES)
     assert {c.top_genres[0][0] for c in report.clusters} == set(GENRES)
     assert all(c.top_genres[0][1] == 1.0 for c in report.clusters)
-    assert {c.name.split(" · ")[0] for c in report.clusters} == set(GENRES)
+    assert {c.name for c in report.clusters} == set(GENRES)  # Drama (1 in 3 of each) names none
+    assert all(c.name_support == 1.0 and not c.mixed for c in report.clusters)
     # Members come most-rated first, and the top titles are the 10 most-rated.
     first = report.clusters[0]
     member_counts = counts[np.searchsorted(ids, first.movie_ids)]
@@ -116,6 +133,11 @@ def test_report_as_dict_is_json_with_members_and_coordinates(rng) -> None:
     members = [m for c in payload["clusters"] for m in c["members"]]
     assert sorted(m["movie_id"] for m in members) == ids.tolist()
     assert all(m["title"].startswith("Movie ") and isinstance(m["x"], float) for m in members)
+    assert payload["layout"] == "tsne" and payload["min_support"] == MIN_SUPPORT
+    for c in payload["clusters"]:
+        assert c["color"] == PALETTE[c["label"]]
+        assert c["mixed"] == (c["name_support"] is None) == (not c["name_genres"])
+        assert all(set(g) == {"genre", "share", "lift"} for g in c["top_genres"])
     assert "members" not in report.as_dict(catalog, members=False)["clusters"][0]
 
 
@@ -123,6 +145,8 @@ def test_plot_writes_a_png(tmp_path, rng) -> None:
     embeddings, ids, catalog, counts, _ = planted(rng, n_per_group=20)
     report = cluster_movies(embeddings, ids, catalog, counts, k=len(GENRES), min_ratings=0)
     path = plot_clusters(report, catalog, tmp_path / "map.png")
+    labelled = _candidates(report)
+    assert len(set(labelled.tolist())) == labelled.size  # a title is tried once, never drawn twice
     data = path.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
     with pytest.raises(OSError, match="does not exist"):
@@ -133,3 +157,104 @@ def test_elbow_is_the_point_farthest_below_the_chord() -> None:
     assert elbow([3, 4, 5, 6, 7, 8, 9], [100, 80, 60, 40, 38, 37, 36]) == 6
     assert elbow([2, 3, 4], [10, 9, 8]) == 2  # a straight line has no elbow: the first k
     assert elbow([5, 10], [3.0, 1.0]) == 5
+
+
+def _lab(hexes) -> np.ndarray:
+    """CIELAB (D65) of "#rrggbb" colours, for telling look-alikes apart."""
+    rgb = np.array([[int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)] for h in hexes])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    f = np.cbrt(xyz / [0.95047, 1.0, 1.08883])  # every palette colour is far above the linear toe
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+def _closest_pair(hexes) -> float:
+    lab = _lab(hexes)
+    distance = np.linalg.norm(lab[:, None] - lab[None], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    return float(distance.min())
+
+
+def test_palette_has_20_colours_none_alike() -> None:
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    assert len(set(PALETTE)) == 20
+    assert _closest_pair(PALETTE) > 30  # ΔE76; 2.3 is a just-noticeable difference
+    assert _closest_pair([to_hex(c) for c in matplotlib.colormaps["tab20"].colors]) < 20  # its light/dark pairs
+
+
+def test_names_are_unique_and_supported_or_mixed_on_synthetic_taste() -> None:
+    """The synthetic generator plants genre structure in the movie factors: cluster those."""
+    data = generate(n_users=200, n_movies=700, n_ratings=12_000, seed=3)
+    d = data.dataset
+    counts = np.bincount(d.movies, minlength=d.movie_vocab.ids.size)
+    for k in (10, 20):
+        report = cluster_movies(data.movie_factors, d.movie_vocab.ids, d.catalog, counts, k=k, min_ratings=0)
+        names = [c.name for c in report.clusters]
+        assert len(set(names)) == k, names
+        genres, genre_names = genre_matrix(d.catalog, report.movie_ids)
+        column = {g: j for j, g in enumerate(genre_names)}
+        for c in report.clusters:
+            if c.mixed:
+                assert c.name.startswith("Mixed: ") and c.name_support is None
+                continue
+            # Support and lift measured again here from the catalog, not taken from the report.
+            carries = genres[:, [column[g] for g in c.name_genres]].all(axis=1)
+            members = np.isin(report.movie_ids, c.movie_ids)
+            assert c.name_support == pytest.approx(carries[members].mean()) and c.name_support >= MIN_SUPPORT
+            assert c.name_lift == pytest.approx(carries[members].mean() / carries.mean())
+            for g in c.name_genres:
+                j = column[g]
+                assert genres[members, j].mean() >= MIN_LIFT * genres[:, j].mean()
+        assert sum(not c.mixed for c in report.clusters) >= k // 2  # planted genres do name clusters
+
+
+def test_names_by_hand_one_name_per_cluster_next_best_or_mixed() -> None:
+    names = ["Action", "Comedy", "IMAX", "Romance", "Western"]
+    labels = np.repeat([0, 1, 2, 3], 10)
+    g = np.zeros((40, 5), bool)
+    g[:10, 0] = True  # cluster 0: all Action
+    g[10:18, 0] = True  # cluster 1: 80% Action, and 50% Action and Romance together
+    g[10:15, 3] = True
+    g[20:30, 2] = True  # cluster 2: all IMAX (never a name) and 30% Western
+    g[20:23, 4] = True
+    g[30:40, 1] = g[30:34, 3] = True  # cluster 3: all Comedy, 40% also Romance
+    got = name_clusters(labels, g, names, 4, np.array([f"Film {i} (2000)" for i in range(40)], dtype=object))
+    assert [n.text for n in got[:2]] == ["Action", "Romance · Action"]  # Action once; lift orders the pair
+    assert got[1].support == pytest.approx(0.5) and got[1].genres == ("Romance", "Action")
+    assert got[2].mixed and got[2].text == "Mixed: Western 30%" and got[2].support is None
+    assert got[3].text == "Comedy" and got[3].lift == pytest.approx(4.0)
+    # Two clusters that are alike and fit nothing: the second Mixed name adds its best-known film.
+    twin = name_clusters(np.repeat([0, 1], 10), np.zeros((20, 5), bool), names, 2, np.array(["A (1990)"] * 10 + ["B (1991)"] * 10, dtype=object))
+    assert [n.text for n in twin] == ["Mixed: no genres", "Mixed: no genres · like B"]
+
+
+def _planted_blobs(rng, n_groups: int = 12, per_group: int = 40, dim: int = 16, noise: float = 0.5):
+    group = np.repeat(np.arange(n_groups), per_group)
+    x = rng.normal(size=(n_groups, dim))[group] + noise * rng.normal(size=(group.size, dim))
+    return unit_rows(x.astype(np.float32)), group
+
+
+def test_map_keeps_planted_clusters_apart_better_than_pca(rng) -> None:
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import silhouette_score
+
+    x, group = _planted_blobs(rng)
+    layout, coords = map_coords(x)
+    assert layout == "tsne" and coords.shape == (group.size, 2) and coords.dtype == np.float32
+    pca = PCA(n_components=2).fit_transform(x)
+    assert silhouette_score(coords, group) > silhouette_score(pca, group) + 0.3
+    assert map_coords(x)[1] is coords  # cached: the same embedding is laid out once
+
+
+def test_map_above_the_fit_cap_places_the_rest_by_their_neighbours(rng, monkeypatch) -> None:
+    from sklearn.metrics import silhouette_score
+
+    x, group = _planted_blobs(rng, n_groups=6, per_group=60)
+    order = rng.permutation(group.size)
+    x, group = x[order], group[order]
+    monkeypatch.setattr(clusters_module, "LAYOUT_FIT_MAX", 120)  # t-SNE sees 120 of 360 movies
+    layout, coords = map_coords(x)
+    assert layout == "tsne" and np.isfinite(coords).all()
+    assert silhouette_score(coords[120:], group[120:]) > 0.5  # the other 240 land with their groups

@@ -320,7 +320,9 @@ def cluster_table(report: ClusterReport) -> Table:
     table.add_column("most-rated titles", overflow="fold")
     for c in report.clusters:
         genres = Text(c.name, style="bold")  # the map's legend names clusters the same way
-        genres.append("".join(f"\n{g} {share:.0%}" for g, share in c.top_genres), style="cyan")
+        if not c.mixed:
+            genres.append(f"\n{c.name_support:.0%} of members, {c.name_lift:.1f}x", style="bold")
+        genres.append("".join(f"\n{g} {share:.0%} ({lift:.1f}x)" for g, share, lift in c.top_genres), style="cyan")
         mean = "" if c.mean_rating is None else f"{c.mean_rating:.2f}"
         table.add_row(str(c.label + 1), str(c.size), genres, mean, "; ".join(short_title(t) for t in c.top_titles))
     return table

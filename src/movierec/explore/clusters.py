@@ -13,21 +13,38 @@ Genres are multi-label (Toy Story is Adventure|Animation|Children|Comedy|Fantasy
 - **NMI** needs one label per movie: each movie gets its *rarest* genre among the movies
   clustered (Toy Story -> Animation, not Comedy), the most specific thing known about it.
   Movies without genres share the label "(no genres listed)".
+
+A cluster's **name** is a claim about its members, so it is checked before it is made (see
+:func:`name_clusters`): the genres named must be over-represented in the cluster (lift) and
+carried together by at least ``MIN_SUPPORT`` of its members (support), and no two clusters
+share a name; a cluster no name fits is called "Mixed: ..." with its commonest genres' shares.
+
+The **map** places the movies by t-SNE of their normalized embeddings (:func:`map_coords`),
+which keeps neighbourhoods, so clusters show as regions instead of PCA's one overlapping mass.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
+from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from ..data.catalog import NO_GENRES, Catalog
 from ..errors import DataError, ModelError
 from ..eval.metrics import unit_rows
+from ..recommend.titles import short_title
 
 if TYPE_CHECKING:
     from ..recommend.recommender import Recommender
@@ -35,6 +52,33 @@ if TYPE_CHECKING:
 N_TOP_TITLES = 10
 N_TOP_GENRES = 3
 NOT_GENRES = ("IMAX",)  # a screen format MovieLens lists among genres: counted, never a cluster's name
+MIN_SUPPORT = 0.40  # a name's genres are carried together by at least this share of the members
+MIN_LIFT = 1.2  # and each is at least this many times as common in the cluster as among all clustered
+MIXED = "Mixed"
+
+# 20 colours for 20 clusters, none a look-alike of another: picked greedily from an sRGB grid,
+# each the farthest in CIELAB from those already picked (lightness 38-80 and chroma 30-75, so
+# every one shows on white and none is grey). Any two differ by ΔE76 >= 33; tab20's light/dark
+# pairs differ by as little as 17. The order is the picking order: the first k are as far apart
+# as the greedy rule gets them. Clusters past 20 reuse the colours.
+PALETTE = (
+    "#1e78b4", "#f0a51e", "#00e187", "#d20069", "#5a692d", "#e187ff", "#ffb4a5", "#4bd2d2", "#b42d00", "#b4d23c",
+    "#874b69", "#2d5ad2", "#1e8700", "#d2b4f0", "#a5d296", "#a5692d", "#ff87c3", "#0f7869", "#a51e96", "#f06969",
+)
+
+
+@dataclass(frozen=True)
+class Name:
+    """What a cluster is called, and how well its members bear the name out."""
+
+    text: str  # "Crime · Drama", or "Mixed: Drama 54% · Thriller 33%"
+    genres: tuple[str, ...]  # the genres the name claims, most over-represented first; () if mixed
+    support: float | None  # share of members carrying every genre of the name; None if mixed
+    lift: float | None  # support / the same share among all clustered movies; None if mixed
+
+    @property
+    def mixed(self) -> bool:
+        return not self.genres
 
 
 @dataclass(frozen=True)
@@ -43,21 +87,38 @@ class Cluster:
 
     label: int  # 0 is the largest cluster
     size: int
-    name: str  # its most characteristic genres, e.g. "Animation · Children"
-    top_genres: list[tuple[str, float]]  # (genre, share of members), most common first
+    name: str  # Name.text: "Crime · Drama", or "Mixed: ..."; unique among the clusters
+    name_genres: tuple[str, ...]  # the genres the name claims; () if mixed
+    name_support: float | None  # share of members carrying every genre of the name; None if mixed
+    name_lift: float | None  # name_support / the same share among all clustered movies
+    top_genres: list[tuple[str, float, float]]  # (genre, share of members, lift), most common first
     top_titles: list[str]  # the 10 most-rated members, as the notebook printed them
     mean_rating: float | None  # mean of all training ratings of its members
     movie_ids: np.ndarray = field(repr=False)  # int64, most-rated first
     coords: np.ndarray = field(repr=False)  # float32 [size, 2], same order
+
+    @property
+    def color(self) -> str:
+        """Its colour on the map (PNG and web page alike), "#rrggbb"."""
+        return PALETTE[self.label % len(PALETTE)]
+
+    @property
+    def mixed(self) -> bool:
+        return not self.name_genres
 
     def as_dict(self, catalog: Catalog | None = None, members: bool = True) -> dict:
         out: dict = {
             "label": self.label,
             "size": self.size,
             "name": self.name,
-            "top_genres": [{"genre": g, "share": round(s, 4)} for g, s in self.top_genres],
+            "name_genres": list(self.name_genres),
+            "name_support": _rounded(self.name_support),
+            "name_lift": _rounded(self.name_lift),
+            "mixed": self.mixed,
+            "color": self.color,
+            "top_genres": [{"genre": g, "share": round(s, 4), "lift": round(x, 4)} for g, s, x in self.top_genres],
             "top_titles": self.top_titles,
-            "mean_rating": None if self.mean_rating is None else round(self.mean_rating, 4),
+            "mean_rating": _rounded(self.mean_rating),
         }
         if members:
             ids = self.movie_ids.tolist()
@@ -67,6 +128,10 @@ class Cluster:
                 {"movie_id": i, "title": t, "x": p[0], "y": p[1]} for i, t, p in zip(ids, titles, xy)
             ]
         return out
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 @dataclass(frozen=True)
@@ -106,8 +171,9 @@ class ClusterReport:
     nmi: Score
     movie_ids: np.ndarray = field(repr=False)  # int64, every clustered movie
     labels: np.ndarray = field(repr=False)  # int32 cluster of each
-    coords: np.ndarray = field(repr=False)  # float32 [n, 2]: PCA of the normalized embeddings
+    coords: np.ndarray = field(repr=False)  # float32 [n, 2]: map positions, see map_coords
     counts: np.ndarray = field(repr=False)  # int64 training ratings of each
+    layout: str = "tsne"  # how coords were made: "tsne", or "pca" for a handful of movies
 
     @property
     def n_movies(self) -> int:
@@ -120,6 +186,9 @@ class ClusterReport:
             "seed": self.seed,
             "n_movies": self.n_movies,
             "n_random": self.n_random,
+            "layout": self.layout,
+            "min_support": MIN_SUPPORT,
+            "min_lift": MIN_LIFT,
             "purity": self.purity.as_dict(),
             "nmi": self.nmi.as_dict(),
             "clusters": [c.as_dict(catalog, members) for c in self.clusters],
@@ -220,13 +289,14 @@ def cluster_movies(
     relabel = np.empty(k, dtype=np.int32)
     relabel[np.argsort(-sizes, kind="stable")] = np.arange(k, dtype=np.int32)
     labels = relabel[kmeans.labels_]
-    coords = PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float32)
+    layout, coords = map_coords(x)
 
     ids = movie_ids[chosen]
     genres, genre_names = genre_matrix(catalog, ids)
     purity_score, nmi_score = coherence(labels, genres, n_random, seed)
     overall = genres.mean(axis=0)
     titles = catalog.titles[np.maximum(catalog.rows(ids), 0)]
+    names = name_clusters(labels, genres, genre_names, k, titles)
     means = None if mean_ratings is None else np.asarray(mean_ratings, np.float64)[chosen]
     weights = counts[chosen].astype(np.float64)
 
@@ -234,16 +304,21 @@ def cluster_movies(
     for c in range(k):  # k is small; everything inside is vectorized over the members
         members = np.flatnonzero(labels == c)
         shares = genres[members].mean(axis=0)
+        lift = np.divide(shares, overall, out=np.zeros_like(shares), where=overall > 0)
         top = np.argsort(-shares, kind="stable")[:N_TOP_GENRES]
-        top_genres = [(genre_names[j], float(shares[j])) for j in top if shares[j] > 0]
+        top_genres = [(genre_names[j], float(shares[j]), float(lift[j])) for j in top if shares[j] > 0]
         mean = None
         if means is not None and weights[members].sum() > 0:
             mean = float(np.average(means[members], weights=weights[members]))
+        n = names[c]
         clusters.append(
             Cluster(
                 label=c,
                 size=int(members.size),
-                name=_name(shares, overall, genre_names),
+                name=n.text,
+                name_genres=n.genres,
+                name_support=n.support,
+                name_lift=n.lift,
                 top_genres=top_genres,
                 top_titles=[str(t) for t in titles[members[:N_TOP_TITLES]]],
                 mean_rating=mean,
@@ -251,22 +326,136 @@ def cluster_movies(
                 coords=coords[members],
             )
         )
-    return ClusterReport(k, min_ratings, seed, n_random, clusters, purity_score, nmi_score, ids, labels, coords, counts[chosen])
+    return ClusterReport(
+        k, min_ratings, seed, n_random, clusters, purity_score, nmi_score, ids, labels, coords, counts[chosen], layout
+    )
 
 
-def _name(shares: np.ndarray, overall: np.ndarray, genre_names: list[str]) -> str:
-    """The two genres most over-represented in a cluster (common in it, rarer elsewhere).
+# -- names ---------------------------------------------------------------------------------------
+def name_clusters(
+    labels: np.ndarray, genres: np.ndarray, genre_names: list[str], k: int, titles: np.ndarray | None = None
+) -> list[Name]:
+    """One name per cluster, all different: a genre or a pair of genres that sets it apart, or "Mixed".
 
-    Ranking by share alone would call half the clusters "Drama"; lift (share / overall share)
-    among genres that at least a quarter of the cluster carries names what sets it apart.
+    A candidate name is one genre or two (never one of ``NOT_GENRES``). It fits a cluster when
+    at least ``MIN_SUPPORT`` of the members carry all its genres and each of them is at least
+    ``MIN_LIFT`` times as common in the cluster as among all the movies clustered (``genres``).
+    Its score is ``support * log(lift)`` (lift of the genres together): broad and distinctive
+    names score high, so "Crime · Drama" (50% of members, 4x as common) beats "Drama" (90%,
+    1.8x). Names are then assigned as one matching (Hungarian algorithm) that names as many
+    clusters as possible, then maximizes the total score: two crime clusters cannot both be
+    "Crime", so the one Crime fits less well gets its next best name. A cluster left without
+    one is "Mixed: " with its two commonest genres and their shares; if two Mixed names are
+    still alike, the later one adds its best-known movie from ``titles`` (members most-rated first).
     """
-    if shares.size == 0 or shares.max() == 0:
-        return "(no genres)"
-    genre_names = list(genre_names)
-    lift = np.divide(shares, overall, out=np.zeros_like(shares), where=overall > 0)
-    eligible = (shares >= min(0.25, shares.max())) & ~np.isin(genre_names, NOT_GENRES)
-    order = np.argsort(-np.where(eligible, lift, -1.0), kind="stable")[:2]
-    return " · ".join(genre_names[j] for j in order if eligible[j])
+    labels = np.asarray(labels)
+    g = np.asarray(genres, dtype=np.float32)
+    n = g.shape[0]
+    usable = ~np.isin(np.asarray(genre_names, dtype=object), NOT_GENRES)
+    # Candidates as index pairs (a, b); a == b is the genre alone, so one co-occurrence matrix
+    # per cluster (its diagonal: genre counts) gives every candidate's count.
+    allowed = np.flatnonzero(usable)
+    a, b = np.array([(j, j) for j in allowed] + list(combinations(allowed, 2)), dtype=np.int64).reshape(-1, 2).T
+    sizes = np.bincount(labels, minlength=k).astype(np.float64)
+    together = np.stack([g[labels == c].T @ g[labels == c] for c in range(k)])  # [k, genres, genres]
+    base = np.diagonal(g.T @ g) / max(n, 1)  # share of all clustered movies carrying each genre
+    base_pair = (g.T @ g)[a, b] / max(n, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        support = together[:, a, b] / sizes[:, None]  # [k, candidates]
+        share = np.diagonal(together, axis1=1, axis2=2) / sizes[:, None]  # [k, genres]
+        genre_lift = np.where(base > 0, share / base, 0.0)
+        lift = np.where(base_pair > 0, support / base_pair, 0.0)
+        score = np.where(lift > 0, support * np.log(lift), 0.0)
+    fits = (support >= MIN_SUPPORT) & (np.minimum(genre_lift[:, a], genre_lift[:, b]) >= MIN_LIFT)
+    # Naming one more cluster outweighs any score: a score is at most log(n) (lift <= n).
+    weight = np.where(fits, 1.0 + np.log(max(n, 2)) + score, 0.0)
+    names: list[Name | None] = [None] * k
+    if weight.size:
+        for c, j in zip(*linear_sum_assignment(weight, maximize=True)):
+            if fits[c, j]:
+                pair = (a[j],) if a[j] == b[j] else tuple(sorted((a[j], b[j]), key=lambda i: -genre_lift[c, i]))
+                names[c] = Name(
+                    " · ".join(genre_names[i] for i in pair), tuple(genre_names[i] for i in pair),
+                    float(support[c, j]), float(lift[c, j]),
+                )
+    taken = {x.text for x in names if x is not None}
+    for c in range(k):
+        if names[c] is None:
+            names[c] = _mixed(share[c], genre_names, usable, taken, _best_known(labels, c, titles))
+            taken.add(names[c].text)
+    return names  # type: ignore[return-value]
+
+
+def _mixed(share: np.ndarray, genre_names: list[str], usable: np.ndarray, taken: set[str], title: str | None) -> Name:
+    """ "Mixed: Drama 54% · Thriller 33%": no name fits, so say what the members do carry."""
+    share = np.where(usable, np.nan_to_num(share), 0.0)
+    top = [j for j in np.argsort(-share, kind="stable")[:2] if share[j] > 0]
+    text = f"{MIXED}: " + (" · ".join(f"{genre_names[j]} {share[j]:.0%}" for j in top) or "no genres")
+    if text in taken and title:
+        text += f" · like {short_title(title)}"
+    return Name(text, (), None, None)
+
+
+def _best_known(labels: np.ndarray, c: int, titles: np.ndarray | None) -> str | None:
+    if titles is None:
+        return None
+    first = np.flatnonzero(labels == c)[:1]
+    return str(titles[first[0]]) if first.size else None
+
+
+# -- the map -------------------------------------------------------------------------------------
+LAYOUT_FIT_MAX = 3000  # t-SNE fits at most this many movies (the most rated); see map_coords
+LAYOUT_SEED = 0  # one map per embedding, whatever the KMeans seed, so it can be cached
+_TSNE_MIN = 20  # fewer movies than this: PCA (t-SNE needs perplexity < n)
+_LAYOUT_CACHE_SIZE = 8
+_layouts: OrderedDict[bytes, tuple[str, np.ndarray]] = OrderedDict()
+_layouts_lock = threading.Lock()
+
+
+def map_coords(x: np.ndarray) -> tuple[str, np.ndarray]:
+    """("tsne" or "pca", float32 [n, 2] map positions) of the unit rows ``x``, most-rated first.
+
+    t-SNE (scikit-learn, Barnes-Hut, 500 iterations, perplexity 30) keeps each movie near its
+    neighbours in the embedding, so clusters show as regions. It takes seconds and does not
+    depend on k, so the last few maps are cached by the content of ``x``: the server asking for
+    k=10 and then k=20 computes it once. Above ``LAYOUT_FIT_MAX`` movies t-SNE fits the first
+    (most-rated) ones and each other movie goes to the distance-weighted mean position of its 5
+    nearest fitted movies, which keeps large catalogs to the same seconds.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    key = hashlib.sha256(x.tobytes() + repr(x.shape).encode()).digest()
+    with _layouts_lock:
+        if key in _layouts:
+            _layouts.move_to_end(key)
+            return _layouts[key]
+    found = _layout(x)  # outside the lock: slow, and two threads at worst compute it twice
+    found[1].flags.writeable = False
+    with _layouts_lock:
+        _layouts[key] = found
+        while len(_layouts) > _LAYOUT_CACHE_SIZE:
+            _layouts.popitem(last=False)
+    return found
+
+
+def _layout(x: np.ndarray) -> tuple[str, np.ndarray]:
+    n = x.shape[0]
+    if n < _TSNE_MIN:
+        return "pca", PCA(n_components=2, random_state=LAYOUT_SEED).fit_transform(x).astype(np.float32)
+    fit = min(n, LAYOUT_FIT_MAX)
+    tsne = TSNE(
+        n_components=2, perplexity=min(30.0, (fit - 1) / 3), init="pca", max_iter=500, angle=0.8,
+        random_state=LAYOUT_SEED,
+    )
+    coords = np.empty((n, 2), dtype=np.float32)
+    # One OpenMP thread: on a busy machine (a server, or CI) t-SNE's threads spin-wait for each
+    # other every iteration; two threads on two shared cores ran 10-20x slower than one.
+    with threadpool_limits(1, user_api="openmp"):
+        coords[:fit] = tsne.fit_transform(x[:fit])
+    if fit < n:
+        distance, nearest = NearestNeighbors(n_neighbors=5).fit(x[:fit]).kneighbors(x[fit:])
+        w = 1.0 / (distance + 1e-6)
+        coords[fit:] = (coords[nearest] * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+    return "tsne", coords
 
 
 @dataclass(frozen=True)
