@@ -61,7 +61,7 @@ class Neighbours:
     similarities: np.ndarray
 
     @classmethod
-    def build(cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS) -> "Neighbours":
+    def build(cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS) -> Neighbours:
         n_movies = seen.shape[1]
         k = max(0, min(k, n_movies - 1))
         indices = np.full((n_movies, k), -1, np.int32)
@@ -100,7 +100,7 @@ class Neighbours:
         return {"indices": self.indices, "similarities": self.similarities}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], n_movies: int) -> "Neighbours":
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_movies: int) -> Neighbours:
         indices, sims = np.asarray(arrays["indices"], np.int32), np.asarray(arrays["similarities"], np.float32)
         if indices.ndim != 2 or indices.shape != sims.shape or indices.shape[0] != n_movies:
             raise ValueError(f"neighbours are {indices.shape} and {sims.shape}, expected ({n_movies}, K) both")
@@ -123,3 +123,22 @@ def explain(
     best = top_k(shares, min(n, pool.size))
     values = np.take_along_axis(shares, best, axis=1)
     return [pool[b[v > 0]].tolist() for b, v in zip(best, values)]
+
+
+def counterfactual(
+    model: Model, movies: np.ndarray, stars: np.ndarray, pick: int, because: list[int], rng: np.random.Generator,
+    draws: int = 20,
+) -> tuple[float, float]:
+    """How much ``pick``'s fold-in score falls without the explaining movies (positions
+    ``because`` in ``movies``), and on average without as many random rated movies: the test
+    that an explanation is true is that the first is larger."""
+    full = model.fold_in(movies, stars)[pick]
+    keep = np.ones(movies.size, dtype=bool)
+    keep[because] = False
+    explained = full - model.fold_in(movies[keep], stars[keep])[pick]
+    random = []
+    for _ in range(draws):  # a few fold-ins: a measurement, not a serving path
+        keep = np.ones(movies.size, dtype=bool)
+        keep[rng.choice(movies.size, len(because), replace=False)] = False
+        random.append(full - model.fold_in(movies[keep], stars[keep])[pick])
+    return float(explained), float(np.mean(random))
