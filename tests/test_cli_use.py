@@ -170,6 +170,7 @@ def test_clusters_table_json_plot_and_choose_k(trained, tmp_path) -> None:
         (["recommend", "--user", "1", "--genre", "Nonsense"], r"unknown genre 'Nonsense'"),
         (["recommend", "--user", "1", "--year-from", "2000", "--year-to", "1990"], r"after --year-to"),
         (["recommend", "--users", "nobody.csv"], r"expected 'all' or a file of user ids"),
+        (["recommend", "--users", "all", "--explore", "0.5"], r"do not apply to --users batch mode"),
         (["recommend", "--ratings", "missing.csv"], r"does not exist"),
         (["similar", "Forest Gump"], r"no movie titled"),
         (["similar", "999999"], r"no movie with id 999999"),
@@ -228,3 +229,13 @@ def test_new_user_rating_an_untrained_movie_gets_a_note(trained) -> None:
     result = run("recommend", "-m", folder, "--rated", f"{unrated}=4", "--rated", "toy story=5", "-n", 3)
     assert result.exit_code == 0, result.output
     assert "no ratings in the training data" in " ".join(result.output.split())
+
+
+def test_explore_matches_the_library(trained) -> None:
+    data, rec, folder = trained
+    user = int(data.user_vocab.ids[0])
+    from_cli = ok_json("recommend", "-m", folder, "--user", user, "-n", 6, "--explore", 0.7)
+    assert [r["movie_id"] for r in from_cli] == [r.movie_id for r in rec.recommend(user, 6, explore=0.7)]
+    assert [r["movie_id"] for r in from_cli] != [r.movie_id for r in rec.recommend(user, 6)]
+    result = run("recommend", "-m", folder, "--user", user, "--explore", 2)
+    assert result.exit_code == 2 and "less than or equal to 1" in result.output

@@ -97,7 +97,7 @@ class Recommender:
         holdout: float | None = None,
         split_seed: int = 42,
         on_start: Callable[[str, Model], None] | None = None,
-    ) -> "Recommender":
+    ) -> Recommender:
         """Train the rating and ranking models (by name, or unfitted instances) on ``train``.
 
         With ``holdout`` (e.g. 0.2) each model trains on the rest and its held-out metrics go to
@@ -126,7 +126,7 @@ class Recommender:
         artifact_io.save(self.artifact, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Recommender":
+    def load(cls, path: str | os.PathLike) -> Recommender:
         """Read a model directory written by :meth:`save` (or ``movierec train -o``)."""
         return cls(artifact_io.load(path))
 
@@ -228,7 +228,7 @@ class Recommender:
         movies, ratings = self._seen_of(row)
         predicted = None
         if self.rating is not None:
-            predicted = lambda picks: self.rating.predict(np.full(picks.size, row, np.int32), picks)  # noqa: E731
+            predicted = lambda picks: self.rating.predict(np.full(picks.size, row, np.int32), picks)
         return self._top(scores, movies, ratings, n, self._filter(genres, year_from, year_to), predicted, explore)
 
     def recommend_for_ratings(
@@ -254,7 +254,7 @@ class Recommender:
         predicted = None
         if self.rating is not None:
             folded = self.rating.fold_in(movies, stars) if self.ranking is not None else scores
-            predicted = lambda picks: folded[picks]  # noqa: E731
+            predicted = lambda picks: folded[picks]
         return self._top(scores, movies, stars, n, self._filter(genres, year_from, year_to), predicted, explore)
 
     def check_ratings(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
