@@ -10,6 +10,7 @@ from movierec.data.synthetic import generate
 from movierec.eval.metrics import self_information
 from movierec.recommend.artifact import load, save
 from movierec.recommend.recommender import Recommender
+from movierec.recommend.novelty import DEFAULT_EXPLORE
 from movierec.recommend.similarity import counterfactual, explain
 
 FAST = {"mf": {"epochs": 6, "factors": 8, "device": "cpu"}, "hybrid": {"iterations": 4, "factors": 16, "device": "cpu"}}
@@ -83,8 +84,10 @@ def test_explore_trades_score_for_novelty(rec, synth):
     data = synth.dataset
     information = self_information(data.movie_counts(), data.n_users)
     user = int(data.user_vocab.ids[5])
-    base = rec.recommend(user, n=10)
-    assert [r.movie_id for r in rec.recommend(user, n=10, explore=0.0)] == [r.movie_id for r in base]
+    base = rec.recommend(user, n=10, explore=0.0)
+    assert [r.score for r in base] == sorted((r.score for r in base), reverse=True)  # the model's order
+    default = rec.recommend(user, n=10)
+    assert [r.movie_id for r in default] == [r.movie_id for r in rec.recommend(user, n=10, explore=DEFAULT_EXPLORE)]
 
     def novelty(recs):
         return float(np.mean(information[data.movie_vocab.index([r.movie_id for r in recs])]))
