@@ -72,7 +72,7 @@ def neighbours(rec) -> None:
         found["embedding"] += old <= 10
         print(f"{film[:58]:58s} {new or '>100':>8} {old:>9}")
     print(f"sequel in the top 10: similar {found['similar']}/{len(FRANCHISES)}, embedding {found['embedding']}/{len(FRANCHISES)}")
-    genres = rec._movie_genres
+    genres = rec._filter.genres
     probes = np.flatnonzero(counts >= 20)
     ours = np.array([[vocab.index([s.movie_id])[0] for s in rec.similar(int(vocab.ids[p]), n=10)] for p in probes])
     cos = unit[probes] @ unit.T
@@ -157,7 +157,7 @@ def curve(data) -> None:
         print(f"{'explore':>7s} {'NDCG@10':>8s} {'coverage':>8s} {'novelty':>8s} {'diversity':>9s}")
         ndcg = {}
         for explore in EXPLORE:
-            def ranked(rows, explore=explore):  # the re-ranked top 10 as scores, so the metrics see them
+            def ranked(rows, explore=explore, model=model, seen=seen, information=information):  # top 10 as scores
                 scores = np.array(model.score_users(rows), np.float32)
                 mask_rated(scores, seen[rows])
                 top = explore_top(scores, information, 10, explore)

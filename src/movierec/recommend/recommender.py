@@ -28,6 +28,7 @@ from ..eval.metrics import mask_rated, self_information, top_k
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent
 from . import artifact as artifact_io
 from .artifact import Artifact
+from .filters import MovieFilter
 from .lookup import catalog_rows, movie_index, user_index
 from .novelty import DEFAULT_EXPLORE, explore_top
 from .similarity import Neighbours, explain
@@ -76,10 +77,7 @@ class Recommender:
         catalog = artifact.catalog
         # Per movie index: its catalog row (-1 when a rated movie has no catalog entry), genres, year.
         self._catalog_rows = catalog.rows(artifact.movie_vocab.ids)
-        known = self._catalog_rows >= 0
-        rows = np.where(known, self._catalog_rows, 0)
-        self._movie_genres = catalog.genres[rows] & known[:, None]
-        self._movie_years = np.where(known, catalog.years[rows], 0).astype(np.int32)
+        self._filter = MovieFilter(catalog, self._catalog_rows)
         self._novelty = self_information(artifact.movie_counts, len(artifact.user_vocab))
         self._seen = artifact.seen
 
@@ -229,7 +227,7 @@ class Recommender:
         predicted = None
         if self.rating is not None:
             predicted = lambda picks: self.rating.predict(np.full(picks.size, row, np.int32), picks)
-        return self._top(scores, movies, ratings, n, self._filter(genres, year_from, year_to), predicted, explore)
+        return self._top(scores, movies, ratings, n, self._filter.keep(genres, year_from, year_to), predicted, explore)
 
     def recommend_for_ratings(
         self,
@@ -255,7 +253,7 @@ class Recommender:
         if self.rating is not None:
             folded = self.rating.fold_in(movies, stars) if self.ranking is not None else scores
             predicted = lambda picks: folded[picks]
-        return self._top(scores, movies, stars, n, self._filter(genres, year_from, year_to), predicted, explore)
+        return self._top(scores, movies, stars, n, self._filter.keep(genres, year_from, year_to), predicted, explore)
 
     def check_ratings(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
         """``{movie_id: stars}`` as arrays (int64 ids, float32 stars), once every movie is in the
@@ -313,28 +311,6 @@ class Recommender:
             )
             for i, m in enumerate(picks.tolist())
         ]
-
-    def _filter(self, genres: Iterable[str], year_from: int | None, year_to: int | None) -> np.ndarray | None:
-        """Movies passing the filters (bool [n_movies]), or None when there is no filter."""
-        if isinstance(genres, str):
-            genres = (genres,)
-        wanted = [g for g in genres if g]
-        if not wanted and year_from is None and year_to is None:
-            return None
-        keep = np.ones(len(self.movie_vocab), dtype=bool)
-        if wanted:
-            lower = {name.lower(): j for j, name in enumerate(self.catalog.genre_names)}
-            missing = [g for g in wanted if g.lower() not in lower]
-            if missing:
-                raise DataError(
-                    f"unknown genre {missing[0]!r}: expected one of {', '.join(self.catalog.genre_names) or 'none'}"
-                )
-            keep &= self._movie_genres[:, [lower[g.lower()] for g in wanted]].all(axis=1)
-        if year_from is not None:
-            keep &= self._movie_years >= int(year_from)
-        if year_to is not None:
-            keep &= (self._movie_years <= int(year_to)) & (self._movie_years > 0)
-        return keep
 
     # -- similar movies ------------------------------------------------------------------------
     def similar(self, movie_id: int, n: int = 10, min_ratings: int = 0) -> list[SimilarMovie]:
