@@ -66,12 +66,18 @@ def train_artifact(
                 stopped = True
     if not fitted:
         raise KeyboardInterrupt
+    neighbours = None
+    if not stopped:
+        try:
+            neighbours = Neighbours.build(train.matrix())
+        except KeyboardInterrupt:  # keep the models; the Recommender computes neighbours when asked
+            stopped = True
     notes["interrupted"] = stopped
     return Artifact.from_dataset(
         train,
         rating=fitted.get("rating"),
         ranking=fitted.get("ranking"),
-        neighbours=Neighbours.build(train.matrix()),
+        neighbours=neighbours,
         metrics=metrics,
         training=notes,
     )
