@@ -6,7 +6,8 @@
 1. **Neighbours.** The default models trained on every rating. For franchise films the rank of
    the sequel among ``Recommender.similar`` (co-rating neighbours) and among the ranking model's
    movie embeddings (cosine, what ``similar`` used before); top-10 genre overlap (mean Jaccard
-   of a movie's genres with its 10 neighbours', movies with >= 20 ratings) for both. Toy
+   of a movie's genres with its 10 neighbours', movies with >= 20 ratings) for both; the
+   latency of ``similar`` (in-process, default thread pools). Toy
    Story, The Godfather and Shrek were looked at while choosing the similarity; the others were not.
 2. **Explanations.** For every 5th user, the top 10 of the ranking model and of the rating
    model from the user's ratings (fold-in): removing the explaining movies must lower the score
@@ -86,6 +87,14 @@ def neighbours(rec) -> None:
 
     print(f"top-10 genre overlap (Jaccard, {probes.size} movies with >= 20 ratings): "
           f"similar {overlap(ours):.3f}, embedding {overlap(old):.3f}")
+    rng = np.random.default_rng(0)
+    times = []
+    for movie in vocab.ids[rng.choice(len(vocab), 500)].tolist():
+        start = time.perf_counter()
+        rec.similar(int(movie), n=10)
+        times.append(time.perf_counter() - start)
+    ms = np.array(times) * 1e3
+    print(f"similar(n=10), 500 random movies: median {np.median(ms):.3f} ms, p99 {np.percentile(ms, 99):.3f} ms (bar 5 ms)")
     print(f"mean log(1 + ratings) of the neighbours: similar {np.log1p(counts[ours]).mean():.2f}, "
           f"embedding {np.log1p(counts[old]).mean():.2f}, all probes {np.log1p(counts[probes]).mean():.2f}")
 
