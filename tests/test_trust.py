@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from movierec.data.synthetic import generate
+from movierec.errors import DataError
 from movierec.eval.metrics import self_information
 from movierec.recommend.artifact import load, save
-from movierec.recommend.recommender import Recommender
 from movierec.recommend.novelty import DEFAULT_EXPLORE
+from movierec.recommend.recommender import Recommender
 from movierec.recommend.similarity import counterfactual, explain
 
 FAST = {"mf": {"epochs": 6, "factors": 8, "device": "cpu"}, "hybrid": {"iterations": 4, "factors": 16, "device": "cpu"}}
@@ -99,5 +100,5 @@ def test_explore_trades_score_for_novelty(rec, synth):
     horror = rec.recommend_for_ratings({int(data.movie_vocab.ids[0]): 5.0}, n=5, genres=["Drama"], explore=0.5)
     assert all("Drama" in r.genres for r in horror)
     for bad in (-0.1, 1.5, float("nan"), "lots"):
-        with pytest.raises(ValueError, match="explore"):
+        with pytest.raises(DataError, match="explore"):
             rec.recommend(user, explore=bad)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
 from ..eval.metrics import top_k
 
 DEFAULT_EXPLORE = 0.2  # from the trade-off curve of bench/trust.py: the most novelty for <= 1% NDCG on validation
@@ -18,12 +19,13 @@ POOL = 100  # best-scored movies of a list that exploring may reorder
 
 
 def check_explore(explore: float) -> float:
+    """``explore`` as a float in [0, 1]; anything else raises DataError (a ValueError)."""
     try:
         value = float(explore)
     except (TypeError, ValueError):
-        raise ValueError(f"explore must be a number from 0 to 1, got {explore!r}") from None
+        raise DataError(f"explore must be a number from 0 to 1, got {explore!r}") from None
     if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValueError(f"explore must be from 0 (accuracy first) to 1 (most novel), got {explore!r}")
+        raise DataError(f"explore must be from 0 (accuracy first) to 1 (most novel), got {explore!r}")
     return value
 
 
