@@ -1,7 +1,7 @@
 """Trust benchmark on ml-latest-small: similar movies, true explanations, the explore curve.
 
-    MOVIEREC_DATA=/work/shared/data python bench/trust.py            # everything (a few minutes)
-    python bench/trust.py --skip-curve                               # neighbours and explanations only
+    MOVIEREC_DATA=/work/shared/data python bench/trust.py            # everything (several minutes)
+    python bench/trust.py --only explanations --step 10               # a part, on fewer users
 
 1. **Neighbours.** The default models trained on every rating. For franchise films the rank of
    the sequel among ``Recommender.similar`` (co-rating neighbours) and among the ranking model's
@@ -9,7 +9,7 @@
    of a movie's genres with its 10 neighbours', movies with >= 20 ratings) for both; the
    latency of ``similar`` (in-process, default thread pools). Toy
    Story, The Godfather and Shrek were looked at while choosing the similarity; the others were not.
-2. **Explanations.** For every 5th user, the top 10 of the ranking model and of the rating
+2. **Explanations.** For every ``--step``-th user (default 5), the top 10 of the ranking model and of the rating
    model from the user's ratings (fold-in): removing the explaining movies must lower the score
    more than removing as many random rated movies (mean of 20 draws); the share where it does.
    Then the cases from the issue: a kids' profile with a Horror filter, and user 1.
@@ -99,7 +99,7 @@ def neighbours(rec) -> None:
           f"embedding {np.log1p(counts[old]).mean():.2f}, all probes {np.log1p(counts[probes]).mean():.2f}")
 
 
-def explanations(rec) -> None:
+def explanations(rec, step: int) -> None:
     from movierec.recommend.similarity import counterfactual, explain
 
     print("\n== Explanations: counterfactual test ==")
@@ -108,7 +108,7 @@ def explanations(rec) -> None:
     for kind, model in rec.artifact.models().items():
         wins = total = empty = 0
         start = time.perf_counter()
-        for row in range(0, seen.shape[0], 5):
+        for row in range(0, seen.shape[0], step):
             movies = seen.indices[seen.indptr[row] : seen.indptr[row + 1]]
             stars = seen.data[seen.indptr[row] : seen.indptr[row + 1]]
             scores = model.fold_in(movies, stars)
@@ -186,22 +186,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="ml-latest-small")
     parser.add_argument("--data-dir", default=os.environ.get("MOVIEREC_DATA"))
-    parser.add_argument("--skip-curve", action="store_true")
-    parser.add_argument("--only-curve", action="store_true")
+    parser.add_argument("--only", help="comma-separated sections: neighbours,cases,explanations,curve [default: all]")
+    parser.add_argument("--step", type=int, default=5, help="explain the recommendations of every STEP-th user")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
     import movierec
     from movierec.recommend.recommender import Recommender
 
+    sections = set((args.only or "neighbours,cases,explanations,curve").split(","))
     data = movierec.load(args.data, args.data_dir)
-    if not args.only_curve:
+    if sections - {"curve"}:
         start = time.perf_counter()
         rec = Recommender.fit(data)
         print(f"default models trained on all {data.n_ratings:,} ratings in {time.perf_counter() - start:.0f} s")
-        neighbours(rec)
-        cases(rec)
-        explanations(rec)
-    if not args.skip_curve:
+        for name, run in (("neighbours", neighbours), ("cases", cases)):
+            if name in sections:
+                run(rec)
+        if "explanations" in sections:
+            explanations(rec, args.step)
+    if "curve" in sections:
         curve(data)
 
 
