@@ -255,7 +255,7 @@ def similar(
     ] = 10,
     as_json: JsonOption = False,
 ) -> None:
-    """Movies closest to one movie in the model's embedding space (cosine similarity).
+    """Movies most often rated by the same people as one movie (shrunk co-rating similarity).
 
     Example: [bold]movierec similar -m model "The Matrix"[/bold]
 

@@ -31,7 +31,7 @@ from .artifact import Artifact
 from .filters import MovieFilter
 from .lookup import catalog_rows, movie_index, user_index
 from .novelty import DEFAULT_EXPLORE, explore_top
-from .similarity import Neighbours, explain
+from .similarity import CoRatings, Neighbours, explain
 from .titles import TitleIndex
 from .training import train_artifact
 
@@ -323,7 +323,8 @@ class Recommender:
         if n <= 0:
             return []
         allowed = self.artifact.movie_counts >= min_ratings if min_ratings > 0 else None
-        picks, sims = self._neighbours.top(row, int(n), self._seen, allowed)
+        found = self._neighbours.top(row, int(n), allowed)
+        picks, sims = found if found is not None else self._co_ratings.top(row, int(n), allowed)
         return [
             SimilarMovie(**self._movie_fields(int(m)), similarity=float(v)) for m, v in zip(picks.tolist(), sims.tolist())
         ]
@@ -332,6 +333,11 @@ class Recommender:
     def _neighbours(self) -> Neighbours:
         """Saved with the model since they exist; computed from the training ratings otherwise."""
         return self.artifact.neighbours if self.artifact.neighbours is not None else Neighbours.build(self._seen)
+
+    @cached_property
+    def _co_ratings(self) -> CoRatings:
+        """For the rare query whose filters leave too few of the stored neighbours."""
+        return CoRatings(self._seen)
 
     # -- movies and users ----------------------------------------------------------------------
     def find_movie(self, query: str | int) -> int:

@@ -37,19 +37,36 @@ N_BECAUSE = 3  # rated movies shown as the reason for a recommendation
 MAX_POOL = 256  # rated movies weighed per explanation (the most highly rated of heavy raters)
 
 
-def similarity_rows(seen: sp.csr_matrix, targets: np.ndarray) -> np.ndarray:
-    """``sim(t, j)`` (float32 [len(targets), n_movies], self-similarity 0) from the users x
-    movies matrix of training ratings; touches only the targets' raters."""
-    rated = sp.csr_matrix((np.ones(seen.nnz, np.float32), seen.indices, seen.indptr), seen.shape)
-    counts = np.bincount(seen.indices, minlength=seen.shape[1]).astype(np.float32)
-    columns = rated.tocsc()[:, targets].T.tocsr()  # targets x users
-    raters = np.unique(columns.indices)
-    shared = np.asarray((columns[:, raters] @ rated[raters]).toarray(), np.float32)  # targets x movies
-    a = np.float32(POPULARITY_EXPONENT)
-    scale = np.power(np.maximum(counts[targets], 1.0), 1 - a)[:, None] * np.power(np.maximum(counts, 1.0), a)[None, :]
-    sims = shared / scale * (shared / (shared + np.float32(SHRINKAGE)))
-    sims[np.arange(targets.size), targets] = 0.0
-    return sims
+class CoRatings:
+    """Who rated what (binary users x movies, as CSR and CSC) and each movie's rating count:
+    built once, then any movie's similarity row costs a product over its raters only."""
+
+    def __init__(self, seen: sp.csr_matrix):
+        self.by_user = sp.csr_matrix((np.ones(seen.nnz, np.float32), seen.indices, seen.indptr), seen.shape)
+        self.by_movie = self.by_user.tocsc()
+        self.counts = np.bincount(seen.indices, minlength=seen.shape[1]).astype(np.float32)
+
+    def rows(self, targets: np.ndarray) -> np.ndarray:
+        """``sim(t, j)`` for every target and movie (float32 [len(targets), n_movies]; self: 0)."""
+        columns = self.by_movie[:, targets].T.tocsr()  # targets x users
+        raters = np.unique(columns.indices)
+        shared = np.asarray((columns[:, raters] @ self.by_user[raters]).toarray(), np.float32)
+        a = np.float32(POPULARITY_EXPONENT)
+        counts = np.maximum(self.counts, 1.0)
+        scale = np.power(counts[targets], 1 - a)[:, None] * np.power(counts, a)[None, :]
+        sims = shared / scale * (shared / (shared + np.float32(SHRINKAGE)))
+        sims[np.arange(targets.size), targets] = 0.0
+        return sims
+
+    def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` movies most similar to ``movie`` among ``allowed`` (bool [n_movies]; None:
+        all), best first, and their similarities; only movies sharing a rater with it."""
+        row = self.rows(np.array([movie]))[0]
+        if allowed is not None:
+            row[~allowed] = 0.0
+        best = top_k(row[None, :], n)[0]
+        best = best[row[best] > 0]
+        return best, row[best]
 
 
 @dataclass(frozen=True)
@@ -68,33 +85,26 @@ class Neighbours:
         sims = np.zeros((n_movies, k), np.float32)
         if k == 0:
             return cls(indices, sims)
+        co = CoRatings(seen)
         for start in range(0, n_movies, BLOCK_MOVIES):
             targets = np.arange(start, min(start + BLOCK_MOVIES, n_movies))
-            block = similarity_rows(seen, targets)
+            block = co.rows(targets)
             best = top_k(block, k)
             values = np.take_along_axis(block, best, axis=1)
             indices[targets] = np.where(values > 0, best, -1)
             sims[targets] = np.where(values > 0, values, 0.0)
         return cls(indices, sims)
 
-    def top(
-        self, movie: int, n: int, seen: sp.csr_matrix, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` movies most similar to ``movie`` among ``allowed`` (bool [n_movies]; None:
-        all), best first, and their similarities. From the stored K, or from ``seen`` (the users x
-        movies training ratings) when filters leave fewer than ``n`` of a full row of K."""
+    def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """As :meth:`CoRatings.top`, from the stored K; None when filters leave fewer than ``n``
+        of a full row (the caller then computes the row)."""
         indices, sims = self.indices[movie], self.similarities[movie]
         ok = indices >= 0
         if allowed is not None:
             ok &= allowed[np.maximum(indices, 0)]
         if ok.sum() >= n or not (indices >= 0).all():  # enough, or the row holds every movie sharing a rater
             return indices[ok][:n], sims[ok][:n]
-        row = similarity_rows(seen, np.array([movie]))[0]
-        if allowed is not None:
-            row[~allowed] = 0.0
-        best = top_k(row[None, :], n)[0]
-        best = best[row[best] > 0]
-        return best, row[best]
+        return None
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"indices": self.indices, "similarities": self.similarities}
