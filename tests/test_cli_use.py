@@ -64,7 +64,7 @@ def test_recommend_for_a_user_table_and_json(trained) -> None:
     result = run("recommend", "-m", folder, "--user", user, "-n", 5)
     assert result.exit_code == 0, result.output
     assert f"Top 5 for user {user}" in result.output and "because" in result.output
-    recs = ok_json("recommend", "-m", folder, "--user", user, "-n", 7)
+    recs = ok_json("recommend", "-m", folder, "--user", user, "-n", 7, "--explore", 0)
     assert len(recs) == 7
     seen = set(rec.user_ratings(user)[0].tolist())
     assert not seen & {r["movie_id"] for r in recs}
@@ -108,7 +108,8 @@ def test_batch_mode_writes_every_users_unseen_top_n(trained, tmp_path) -> None:
     seen = set(zip(data.user_vocab.ids[data.users].tolist(), data.movie_vocab.ids[data.movies].tolist()))
     assert not seen & set(zip(frame["userId"], frame["movieId"]))
     user = int(data.user_vocab.ids[5])
-    assert frame.loc[frame["userId"] == user, "movieId"].tolist() == [r.movie_id for r in rec.recommend(user, 4)]
+    batch = frame.loc[frame["userId"] == user, "movieId"].tolist()
+    assert batch == [r.movie_id for r in rec.recommend(user, 4, explore=0.0)]  # batch mode ranks by score alone
 
 
 def test_batch_mode_parquet_with_titles_matches_csv(trained, tmp_path) -> None:
@@ -184,6 +185,7 @@ def test_clusters_table_json_plot_and_choose_k(trained, tmp_path) -> None:
         (["recommend", "--user", "1", "--genre", "Nonsense"], r"unknown genre 'Nonsense'"),
         (["recommend", "--user", "1", "--year-from", "2000", "--year-to", "1990"], r"after --year-to"),
         (["recommend", "--users", "nobody.csv"], r"expected 'all' or a file of user ids"),
+        (["recommend", "--users", "all", "--explore", "0.5"], r"do not apply to --users batch mode"),
         (["recommend", "--ratings", "missing.csv"], r"does not exist"),
         (["similar", "Forest Gump"], r"no movie titled"),
         (["similar", "999999"], r"no movie with id 999999"),
@@ -242,3 +244,13 @@ def test_new_user_rating_an_untrained_movie_gets_a_note(trained) -> None:
     result = run("recommend", "-m", folder, "--rated", f"{unrated}=4", "--rated", "toy story=5", "-n", 3)
     assert result.exit_code == 0, result.output
     assert "no ratings in the training data" in " ".join(result.output.split())
+
+
+def test_explore_matches_the_library(trained) -> None:
+    data, rec, folder = trained
+    user = int(data.user_vocab.ids[0])
+    from_cli = ok_json("recommend", "-m", folder, "--user", user, "-n", 6, "--explore", 0.7)
+    assert [r["movie_id"] for r in from_cli] == [r.movie_id for r in rec.recommend(user, 6, explore=0.7)]
+    assert [r["movie_id"] for r in from_cli] != [r.movie_id for r in rec.recommend(user, 6)]
+    result = run("recommend", "-m", folder, "--user", user, "--explore", 2)
+    assert result.exit_code == 2 and "less than or equal to 1" in result.output

@@ -35,7 +35,7 @@ def test_default_protocol_rating_metrics_on_random_ranking_on_user_split(data):
         progress=steps.append,
     )
     assert [r["model"] for r in result.rows] == ["mean", "biases", "popularity"]
-    assert result.columns == ["rmse", "mae", "precision@10", "recall@10", "ndcg@10", "hit_rate@10", "coverage", "fit_s"]
+    assert result.columns == ["rmse", "mae", "precision@10", "recall@10", "ndcg@10", "hit_rate@10", "coverage", "novelty", "diversity", "fit_s"]
     mean, biases, popularity = result.rows
     assert popularity["rmse"] is None and popularity["unknown"] is None  # a ranking model predicts no stars
     assert biases["rmse"] < mean["rmse"] and biases["mae"] < mean["mae"]
@@ -160,3 +160,21 @@ def test_planted_taste_lets_a_personal_ranker_beat_popularity():
     data = generate(n_users=600, n_movies=1500, n_ratings=40_000, seed=1).dataset
     rows = {r["model"]: r for r in evaluate(["popularity", "ease"], user_holdout(data, 0.2, 42)).rows}
     assert rows["ease"]["ndcg@10"] > rows["popularity"]["ndcg@10"] + 0.03
+
+
+def test_novelty_is_mean_self_information_and_diversity_the_mean_genre_distance():
+    from movierec.eval.metrics import genre_diversity, self_information
+
+    # 8 users: a movie everyone rated carries 0 bits, one rated by 2 of them 2 bits; unrated counts as once.
+    assert self_information(np.array([8, 2, 0]), 8).tolist() == [0.0, 2.0, 3.0]
+    same = np.array([[[1, 0], [1, 0], [1, 0]]], bool)
+    apart = np.array([[[1, 0], [0, 1], [1, 1]]], bool)  # distances 1, 1/2, 1/2
+    assert genre_diversity(same).tolist() == [0.0]
+    assert np.allclose(genre_diversity(apart), [2 / 3])
+
+
+def test_popularity_lists_are_the_least_novel(data):
+    result = evaluate(["popularity", "ease"], user_holdout(data, 0.2, 42))
+    popularity, ease = result.rows
+    assert 0 <= popularity["novelty"] < ease["novelty"]
+    assert 0 < popularity["diversity"] <= 1 and 0 < ease["diversity"] <= 1

@@ -85,7 +85,8 @@ def evaluate(
 
     Rating models (which predict stars) get RMSE and MAE, with predictions clipped to the
     rating scale; every model gets precision, recall, NDCG and hit rate at k over the full
-    ranking of unseen movies, plus catalog coverage. By default ([bold]--split auto[/bold]) the
+    ranking of unseen movies, plus catalog coverage, novelty (mean self-information) and
+    intra-list genre diversity. By default ([bold]--split auto[/bold]) the
     rating metrics come from a random 80/20 holdout and the ranking metrics from a per-user
     80/20 holdout (every test user has training history), both seed 42. k-fold prints mean ± std.
 
@@ -195,7 +196,7 @@ def _header(column: str) -> str:
     """Short column headers so the table fits a terminal: P@10, R@10, NDCG@10, HR@10."""
     metric, at, k = column.partition("@")
     short = {"rmse": "RMSE", "mae": "MAE", "precision": "P", "recall": "R", "ndcg": "NDCG", "hit_rate": "HR",
-             "coverage": "cover", "fit_s": "fit s"}
+             "coverage": "cover", "novelty": "novel", "diversity": "div", "fit_s": "fit s"}
     return short.get(metric, metric) + at + k
 
 
@@ -207,7 +208,8 @@ def render(result: evaluation.Evaluation) -> Table:
         caption = f"Rating metrics: {result.rating_split}. Ranking metrics: {result.ranking_split}."
     caption += (
         f" Relevant: rating >= {result.threshold:g}. P/R/HR: precision, recall, hit rate; cover: share of "
-        "movies in some top-k list; unknown: test pairs with a user or movie unseen in train (fallback)."
+        "movies in some top-k list; novel: mean self-information of the recommended movies (bits); div: mean "
+        "genre (Jaccard) distance between two movies of a list; unknown: test pairs with a user or movie unseen in train (fallback)."
     )
     table = Table(
         title="Evaluation", title_justify="left", caption=caption, caption_justify="left",

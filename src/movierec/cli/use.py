@@ -204,6 +204,10 @@ def recommend(
         Path | None, typer.Option("--output", "-o", help="Batch mode: file to write, Parquet when it ends in .parquet, else CSV \\[default: CSV on stdout].")
     ] = None,
     titles: Annotated[bool, typer.Option("--titles", help="Batch mode: add a title column.")] = False,
+    explore: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="0 = the model's order, up to 1 = movies fewer people rated. \\[default: 0]"),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Recommend movies someone has not seen, each with the reason ("because you rated ...").
@@ -215,6 +219,8 @@ def recommend(
     Example, a new user, without retraining (their ratings are folded in):
     [bold]movierec recommend -m model --rated "Toy Story (1995)=5" --rated "matrix, the=4.5" --rated 260=4[/bold]
     or [bold]movierec recommend -m model --ratings my_ratings.csv[/bold] (columns movieId or title, and rating).
+
+    Example, less-known films among the relevant ones: [bold]movierec recommend -m model --user 1 --explore 0.5[/bold]
 
     Example, every user at once: [bold]movierec recommend -m model --users all -n 10 -o top10.csv[/bold]
     """
@@ -229,20 +235,21 @@ def recommend(
     pairs = parse_rated(rated or []) + (read_ratings_file(ratings) if ratings is not None else [])
     rec = _load(model)
     if users is not None:
-        if genre or year_from is not None or year_to is not None:
-            raise DataError("--genre/--year-from/--year-to do not apply to --users batch mode; drop them or use --user")
+        if genre or year_from is not None or year_to is not None or explore is not None:
+            raise DataError("--genre/--year-from/--year-to/--explore do not apply to --users batch mode; drop them or use --user")
         _batch(rec, _read_user_ids(rec, users), n, output, titles)
         return
     genres = tuple(genre or ())
+    options = {} if explore is None else {"explore": explore}
     if user is not None:
-        recs = rec.recommend(user, n, genres, year_from, year_to)
+        recs = rec.recommend(user, n, genres, year_from, year_to, **options)
         seen = rec.user_ratings(user)[0].size
         caption = f"Top {len(recs)} for user {user} (rated {seen:,} movies)"
     else:
         chosen, notes = resolve_ratings(rec, pairs)
         for note in notes:
             err_console.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
-        recs = rec.recommend_for_ratings(chosen, n, genres, year_from, year_to)
+        recs = rec.recommend_for_ratings(chosen, n, genres, year_from, year_to, **options)
         caption = f"Top {len(recs)} for a new user who rated {len(chosen)} movie{'s' * (len(chosen) != 1)}"
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in recs], indent=2, ensure_ascii=False))
@@ -264,7 +271,7 @@ def similar(
     ] = 10,
     as_json: JsonOption = False,
 ) -> None:
-    """Movies closest to one movie in the model's embedding space (cosine similarity).
+    """Movies most often rated by the same people as one movie (shrunk co-rating similarity).
 
     Example: [bold]movierec similar -m model "The Matrix"[/bold]
 

@@ -21,6 +21,10 @@ How the ratings are made (all vectorized, memory in chunks, deterministic under 
   popularity, and at ml-latest-small's size the top 10% of movies hold about 60% of ratings.
 * **Ratings.** ``r = clip(round_to_step(mu + b_u + b_i + <p_u, q_i> + e), step, 5)`` with
   ``e ~ N(0, noise^2)``.
+* **Sequels** (``sequels=N``, off by default). N movies of the never-rated share become the
+  sequels of N well-rated movies: same taste vector and bias, rated by a random
+  ``SEQUEL_FANS`` of the original's raters and nobody else, as a franchise is. Drawn from
+  a stream of their own after everything else, so data without sequels is unchanged.
 
 The noise floor. Rounding to ``step`` adds error uniform on ``±step/2`` (variance
 ``step^2/12``), so an oracle that knows every parameter still has RMSE about
@@ -32,7 +36,7 @@ held-out RMSE can approach it but (up to sampling luck) not beat it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -69,6 +73,7 @@ GENRES: dict[str, float] = {
 
 _ZIPF, _ZIPF_OFFSET = 1.3, 5.0  # movie popularity within a genre: weight (rank + 5)^-1.3
 _CHUNK = 1 << 22  # pairs per chunk when gathering factors: bounds temporary memory
+SEQUEL_FANS = 0.6  # share of an original's raters who rate its planted sequel
 _T0 = 820_454_400  # 1996-01-01, the first MovieLens ratings
 _T1 = 1_704_067_200  # 2024-01-01
 
@@ -89,6 +94,7 @@ class Synthetic:
     movie_bias: np.ndarray  # float32 [n_movies]
     user_factors: np.ndarray  # float32 [n_users, rank]
     movie_factors: np.ndarray  # float32 [n_movies, rank]
+    sequels: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))  # movie ids (original, sequel)
 
     def true_ratings(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         """Noise-free, unrounded, unclipped ratings of user/movie row pairs (float32)."""
@@ -125,6 +131,7 @@ def generate(
     selection: float = 1.0,
     unrated: float = 0.05,
     step: float = 0.5,
+    sequels: int = 0,
     name: str = "synthetic",
 ) -> Synthetic:
     """Generate ``n_ratings`` unique ratings by ``n_users`` users of a ``n_movies``-movie catalog.
@@ -133,7 +140,8 @@ def generate(
     (see the module docstring for the RMSE floor it implies). ``taste``: standard deviation of
     the taste term ``<p_u, q_i>`` in stars. ``selection``: how strongly users pick movies they
     like (0: only popularity). ``unrated``: share of the catalog nobody rates. ``step``: 0.5 for
-    half stars on 0.5-5, 1.0 for whole stars on 1-5.
+    half stars on 0.5-5, 1.0 for whole stars on 1-5. ``sequels``: planted (original, sequel)
+    pairs, returned in ``Synthetic.sequels``.
 
     Example: ``data = generate(n_users=200, n_movies=500, n_ratings=10_000).dataset``
     """
@@ -187,6 +195,24 @@ def generate(
     start = _T0 + rng.random(n_users) * (_T1 - _T0 - span)
     timestamps = (start[users] + rng.random(users.size, dtype=np.float32) * span[users]).astype(np.int64)
 
+    pairs = np.zeros((0, 2), np.int64)
+    if sequels:
+        plant = np.random.default_rng((seed, 1))
+        pairs = _plant_sequels(plant, int(sequels), movies, rateable)
+        movie_factors[pairs[:, 1]] = movie_factors[pairs[:, 0]]
+        movie_bias[pairs[:, 1]] = movie_bias[pairs[:, 0]]
+        fans = [users[movies == original] for original in pairs[:, 0]]  # a loop over the few planted pairs
+        fans = [f[np.sort(plant.choice(f.size, max(1, round(SEQUEL_FANS * f.size)), replace=False))] for f in fans]
+        new_users = np.concatenate(fans).astype(np.int32)
+        new_movies = np.repeat(pairs[:, 1], [f.size for f in fans]).astype(np.int32)
+        extra = np.random.default_rng((seed, 2))
+        truth = _true_ratings(global_mean, user_bias, movie_bias, user_factors, movie_factors, new_users, new_movies)
+        truth += extra.standard_normal(truth.size, dtype=np.float32) * np.float32(noise)
+        new_times = (start[new_users] + extra.random(new_users.size) * span[new_users]).astype(np.int64)
+        users, movies = np.concatenate((users, new_users)), np.concatenate((movies, new_movies))
+        ratings = np.concatenate((ratings, np.clip(np.round(truth / step) * step, lo, hi).astype(np.float32)))
+        timestamps = np.concatenate((timestamps, new_times))
+
     # Vocabularies: every user rated something; the movie vocabulary holds the rated movies.
     user_vocab = Vocabulary(np.arange(1, n_users + 1, dtype=np.int64), "user")
     rated = np.flatnonzero(np.bincount(movies, minlength=n_movies) > 0)
@@ -213,7 +239,23 @@ def generate(
         movie_bias=movie_bias[rated],
         user_factors=user_factors,
         movie_factors=movie_factors[rated].astype(np.float32),
+        sequels=catalog.movie_ids[pairs].astype(np.int64).reshape(-1, 2),
     )
+
+
+def _plant_sequels(rng, n: int, movies: np.ndarray, rateable: np.ndarray) -> np.ndarray:
+    """(original, sequel) movie positions: originals among the best-rated third with at least 10
+    raters, sequels among the movies nobody rated."""
+    counts = np.bincount(movies, minlength=rateable.size)
+    spare = np.flatnonzero(~rateable)
+    candidates = np.flatnonzero(counts >= max(10, np.quantile(counts[counts > 0], 2 / 3)))
+    if n > min(spare.size, candidates.size):
+        raise ValueError(
+            f"sequels={n} needs as many never-rated movies and well-rated originals; this catalog has "
+            f"{spare.size} and {candidates.size}: raise n_movies or unrated"
+        )
+    return np.stack([rng.choice(candidates, n, replace=False), rng.choice(spare, n, replace=False)], axis=1)
+
 
 
 def _check_sizes(n_users, n_movies, n_ratings, rank, noise, taste, selection, unrated, step) -> None:

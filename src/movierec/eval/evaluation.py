@@ -180,7 +180,7 @@ def _as_splits(splits: Split | Iterable[Split]) -> Iterable[Split]:
 
 
 def _tabulate(models, kinds, results, fit_seconds, unknown, k, n_folds) -> tuple[list[dict[str, Any]], list[str]]:
-    ranking = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"hit_rate@{k}", "coverage"]
+    ranking = [f"precision@{k}", f"recall@{k}", f"ndcg@{k}", f"hit_rate@{k}", "coverage", "novelty", "diversity"]
     columns = [c for c in (*RATING_METRICS, *ranking) if any(c in results[n] for n in models)]
     columns += ["fit_s"]
     rows = []

@@ -38,6 +38,8 @@ class RankingMetrics:
     hit_rate: float
     coverage: float  # share of the movies that appear in at least one top-k list
     n_users: int  # users with at least one relevant test rating
+    novelty: float = float("nan")  # mean self-information of the recommended movies, in bits
+    diversity: float = float("nan")  # mean genre distance between two movies of a list (0..1)
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -46,6 +48,8 @@ class RankingMetrics:
             f"ndcg@{self.k}": self.ndcg,
             f"hit_rate@{self.k}": self.hit_rate,
             "coverage": self.coverage,
+            "novelty": self.novelty,
+            "diversity": self.diversity,
             "users": self.n_users,
         }
 
@@ -95,9 +99,11 @@ def ranking_metrics(
     ideal = np.concatenate(([0.0], np.cumsum(discounts)))
     totals = np.zeros(4)
     recommended = np.zeros(train.n_movies, dtype=bool)
+    beyond = ListQuality(train)
     for offset, top, _ in top_unseen(blocks, users, seen, order, k, device):
         rows = users[offset : offset + top.shape[0]]
         recommended[top[top >= 0]] = True
+        beyond.add(top)
         hits = _lookup(relevant[rows], top)
         n_hits = hits.sum(axis=1)
         n_rel = n_relevant[rows]
@@ -109,7 +115,7 @@ def ranking_metrics(
         ]
     n = max(users.size, 1)
     precision, recall, ndcg, hit_rate = (totals / n).tolist()
-    return RankingMetrics(k, precision, recall, ndcg, hit_rate, float(recommended.mean()), int(users.size))
+    return RankingMetrics(k, precision, recall, ndcg, hit_rate, float(recommended.mean()), int(users.size), *beyond.means())
 
 
 def _lookup(relevant: sp.csr_matrix, top: np.ndarray) -> np.ndarray:
@@ -122,3 +128,46 @@ def _lookup(relevant: sp.csr_matrix, top: np.ndarray) -> np.ndarray:
     picks = np.arange(top.shape[0], dtype=np.int64)[:, None] * n_movies + top
     found = np.minimum(np.searchsorted(keys, picks), keys.size - 1)
     return (top >= 0) & (keys[found] == picks)
+
+
+# -- beyond accuracy: how novel and how varied the lists are --------------------------------
+def self_information(movie_counts: np.ndarray, n_users: int) -> np.ndarray:
+    """``-log2(share of users who rated the movie)`` per movie (float32, bits): 0 for a movie
+    everyone rated; a movie nobody rated counts as rated once."""
+    share = np.maximum(np.asarray(movie_counts, np.float64), 1.0) / max(int(n_users), 1)
+    return (-np.log2(np.minimum(share, 1.0))).astype(np.float32)
+
+
+def genre_diversity(genres: np.ndarray) -> np.ndarray:
+    """Intra-list diversity of lists given as genre rows (bool [lists, k, genres]): the mean
+    Jaccard distance of their genre sets over every pair of movies in a list (float64 [lists])."""
+    g = np.asarray(genres, np.float32)
+    k = g.shape[1]
+    if k < 2:
+        return np.zeros(g.shape[0])
+    shared = np.einsum("lig,ljg->lij", g, g)
+    sizes = g.sum(axis=2)
+    union = sizes[:, :, None] + sizes[:, None, :] - shared
+    distance = 1.0 - np.divide(shared, union, out=np.ones_like(shared), where=union > 0)  # no genres: distinct
+    return distance.sum(axis=(1, 2)) / (k * (k - 1))  # the diagonal is 0
+
+
+class ListQuality:
+    """Accumulates novelty and genre diversity over batches of top-k lists (movie rows of ``train``)."""
+
+    def __init__(self, train: Dataset):
+        self.information = self_information(train.movie_counts(), train.n_users)
+        rows = train.movie_catalog_rows
+        self.genres = train.catalog.genres[np.maximum(rows, 0)] & (rows >= 0)[:, None]
+        self.sums, self.lists = np.zeros(2), 0
+
+    def add(self, top: np.ndarray) -> None:
+        top = top[(top >= 0).all(axis=1)]  # lists padded with -1 (fewer unseen movies than k) are left out
+        if top.size == 0:
+            return
+        self.sums += [self.information[top].mean(axis=1).sum(), genre_diversity(self.genres[top]).sum()]
+        self.lists += top.shape[0]
+
+    def means(self) -> tuple[float, float]:
+        novelty, diversity = (self.sums / self.lists).tolist() if self.lists else (float("nan"),) * 2
+        return novelty, diversity

@@ -176,6 +176,25 @@ class Model(ABC):
 
         return dense_block_scorer(self.score_users, order, device)
 
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """What each rated movie adds to each target's :meth:`fold_in` score: float32
+        [len(targets), len(movies)]; it explains a recommendation ("because you rated ...").
+
+        This default is the exact counterfactual, ``score(all) - score(all but movie i)``: one
+        fold-in per rated movie, so callers keep ``movies`` short. Models whose score is a sum
+        over the rated movies override it with those terms (EASE, iALS).
+        """
+        movies, ratings = np.asarray(movies), np.asarray(ratings)
+        targets = np.asarray(targets, np.int64)
+        full = self.fold_in(movies, ratings)[targets]
+        out = np.empty((targets.size, movies.size), np.float32)
+        keep = np.ones(movies.size, dtype=bool)
+        for i in range(movies.size):  # one fold-in per rated movie: a short list by contract
+            keep[i] = False
+            out[:, i] = full - self.fold_in(movies[keep], ratings[keep])[targets]
+            keep[i] = True
+        return out
+
     def movie_embeddings(self) -> np.ndarray | None:
         """Movie vectors (float32 [n_movies, d]) for similarity and clustering, if any."""
         return None

@@ -217,3 +217,14 @@ class EASE(RankingModel):
         keep = columns >= 0
         row = sp.csr_matrix((values[keep], columns[keep], [0, int(keep.sum())]), shape=(1, self.modelled.size))
         return self._scores(row)[0]  # sparse: a few rows of B, not a dense row @ B
+
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """``x_i · B[i, t]``: the score is exactly the sum of these terms (0 off the modelled movies)."""
+        self._check_fitted()
+        column = self._history[1]
+        rated, wanted = column[np.asarray(movies, np.int64)], column[np.asarray(targets, np.int64)]
+        values = self._values(np.asarray(ratings))
+        out = np.zeros((wanted.size, rated.size), np.float32)
+        r, t = np.flatnonzero(rated >= 0), np.flatnonzero(wanted >= 0)
+        out[np.ix_(t, r)] = (self.weights[np.ix_(rated[r], wanted[t])] * values[r, None]).T
+        return out

@@ -122,6 +122,12 @@ class Hybrid(Composite, RankingModel):
     def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return self._combine(self.ease.fold_in(movies, ratings), self.ials.fold_in(movies, ratings))
 
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Each part's exact shares, weighted as in the score (EASE's are 0 off its movies)."""
+        self._check_fitted()
+        ials = self.ials.contributions(movies, ratings, targets)
+        return self.ease.contributions(movies, ratings, targets) + np.float32(self.config.ials_weight) * ials
+
     def movie_embeddings(self) -> np.ndarray:
         self._check_fitted()
         return self.movie_vectors

@@ -193,8 +193,8 @@ class ImplicitALS(RankingModel):
         h = self.movie_factors.astype(np.float64)
         return h.T @ h
 
-    def user_vector(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
-        """Exact least-squares factors of a new user against the fixed movie factors."""
+    def _normal_equations(self, movies: np.ndarray, ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A new user's ``A`` (k x k), their movies' factors ``H`` and weights ``c·t``: ``u = A⁻¹ Hᵀ (c·t)``."""
         self._check_fitted()
         cfg = self.config
         movies = np.asarray(movies, dtype=np.int64)
@@ -206,8 +206,19 @@ class ImplicitALS(RankingModel):
         c = 1.0 + weight
         reg = self._row_regularization(float(c.sum()), self.n_movies)
         a = cfg.unobserved_weight * self._gram + (hu.T * c) @ hu + reg * np.eye(hu.shape[1])
-        b = hu.T @ (c * target)
-        return np.linalg.solve(a, b).astype(np.float32)
+        return a, hu, c * target
+
+    def user_vector(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Exact least-squares factors of a new user against the fixed movie factors."""
+        a, hu, weights = self._normal_equations(movies, ratings)
+        return np.linalg.solve(a, hu.T @ weights).astype(np.float32)
+
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """``c_i t_i · h_tᵀ A⁻¹ h_i`` (Hu, Koren & Volinsky 2008, section 5): the fold-in score is
+        their sum. A disliked movie (target 0) adds nothing directly; it only enters ``A``."""
+        a, hu, weights = self._normal_equations(movies, ratings)
+        shares = self.movie_factors[np.asarray(targets, np.int64)].astype(np.float64) @ np.linalg.solve(a, hu.T)
+        return (shares * weights).astype(np.float32)
 
     def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         return self.movie_factors @ self.user_vector(movies, ratings)

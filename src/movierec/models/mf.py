@@ -309,20 +309,38 @@ class BiasedMF(RatingModel):
         x = x.astype(np.float32)  # a float64 vector would upcast a copy of every movie factor
         return self.movie_bias + (self.mean + x[0]) + self.movie_factors @ x[1:]
 
+    def contributions(self, movies: np.ndarray, ratings: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """The fold-in is a ridge solve, linear in the residuals ``r_i - mean - b_i``: movie i adds
+        ``[1, h_t] · A⁻¹ d_i · residual_i`` to target t (a rating below what the movie usually
+        gets subtracts). Only the constant ``mean + b_t`` belongs to no rated movie."""
+        self._check_fitted()
+        movies = np.asarray(movies, dtype=np.int64)
+        d, a = fold_in_system(movies, self.movie_factors, self.config)
+        residuals = np.asarray(ratings, np.float64) - float(self.mean) - self.movie_bias[movies]
+        t = np.asarray(targets, dtype=np.int64)
+        rows = np.concatenate([np.ones((t.size, 1)), self.movie_factors[t].astype(np.float64)], 1)
+        return (rows @ np.linalg.solve(a, d.T) * residuals).astype(np.float32)
+
     def movie_embeddings(self) -> np.ndarray:
         self._check_fitted()
         return self.movie_factors
 
 
-def fold_in_user(movies: np.ndarray, centered: np.ndarray, movie_bias: np.ndarray, movie_factors: np.ndarray, c) -> np.ndarray:
-    """[bias, factors] of a new user from centered ratings, with the training penalty."""
+def fold_in_system(movies: np.ndarray, movie_factors: np.ndarray, c) -> tuple[np.ndarray, np.ndarray]:
+    """A new user's design ``d`` ([1, factors] per rated movie) and ridge matrix ``A = dᵀd + penalty``."""
     k = movie_factors.shape[1]
     d = np.concatenate([np.ones((movies.size, 1)), movie_factors[movies].astype(np.float64)], 1)
     penalty = np.full(k + 1, c.reg)
     penalty[0] = c.bias_reg
     if c.weighted:
         penalty *= max(movies.size, 1)
-    return np.linalg.solve(d.T @ d + np.diag(penalty), d.T @ (centered - movie_bias[movies]))
+    return d, d.T @ d + np.diag(penalty)
+
+
+def fold_in_user(movies: np.ndarray, centered: np.ndarray, movie_bias: np.ndarray, movie_factors: np.ndarray, c) -> np.ndarray:
+    """[bias, factors] of a new user from centered ratings, with the training penalty."""
+    d, a = fold_in_system(movies, movie_factors, c)
+    return np.linalg.solve(a, d.T @ (centered - movie_bias[movies]))
 
 
 def biased_predict(model: RatingModel, user_factors: np.ndarray, movie_factors: np.ndarray, users, movies) -> np.ndarray:

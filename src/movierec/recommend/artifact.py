@@ -7,7 +7,9 @@ A model directory holds two files and nothing executable (no pickle):
   training notes, library versions, creation time and the SHA-256 of the arrays file.
 - ``arrays.safetensors``: every array: model states (``rating.*``, ``ranking.*``), the user and
   movie vocabularies, the catalog's ids/years/genre matrix, each user's training ratings as CSR
-  (to exclude seen movies and explain recommendations) and per-movie rating counts and means.
+  (to exclude seen movies and explain recommendations) and per-movie rating counts and means;
+  since similar movies got their own measure, each movie's nearest neighbours (``neighbours.*``;
+  folders without them compute them when first asked).
 
 Files are written under temporary names and renamed, ``model.json`` last, so a crash never
 leaves a directory that loads half-written; the checksum catches later damage.
@@ -34,6 +36,7 @@ from ..data.dataset import Dataset
 from ..data.vocabulary import Vocabulary
 from ..errors import ModelError
 from ..models import Model, model_class
+from .similarity import Neighbours
 
 FORMAT = "movierec-model"
 FORMAT_VERSION = 1
@@ -54,6 +57,7 @@ class Artifact:
     movie_means: np.ndarray  # float32 [n_movies]: mean rating of each movie (0 when unrated)
     rating: Model | None = None
     ranking: Model | None = None
+    neighbours: Neighbours | None = None  # similar movies; None: computed from ``seen`` when needed
     dataset: str = "custom"
     fingerprint: str = ""
     rating_scale: tuple[float, float] = (0.5, 5.0)
@@ -148,6 +152,8 @@ def save(artifact: Artifact, path: str | os.PathLike) -> Path:
         "seen.indices": seen.indices.astype(np.int32),
         "seen.data": seen.data.astype(np.float32),
     }
+    if artifact.neighbours is not None:
+        arrays.update({f"neighbours.{k}": v for k, v in artifact.neighbours.arrays().items()})
     models = {}
     for kind, model in artifact.models().items():
         for name, value in model.get_state().items():
@@ -337,6 +343,7 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Artifact:
         model.interrupted = bool(spec.get("interrupted", False))
         models[kind] = model
     data = meta["dataset"]
+    stored = {k[len("neighbours.") :]: v for k, v in arrays.items() if k.startswith("neighbours.")}
     return Artifact(
         user_vocab=users,
         movie_vocab=movies,
@@ -346,6 +353,7 @@ def _build(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Artifact:
         movie_means=arrays["movies.means"],
         rating=models.get("rating"),
         ranking=models.get("ranking"),
+        neighbours=Neighbours.from_arrays(stored, len(movies)) if stored else None,
         dataset=str(data["name"]),
         fingerprint=str(data["fingerprint"]),
         rating_scale=(float(data["rating_scale"][0]), float(data["rating_scale"][1])),

@@ -2,38 +2,40 @@
 
 This is what the CLI, the demo and the HTTP server call. It takes and returns MovieLens ids and
 plain values; unknown ids raise :class:`UnknownIdError`. Everything a call needs is prepared
-once (normalized movie embeddings, per-movie genre rows and years, the title index), so a
+once (per-movie genre rows, years and novelty, the movies' neighbours, the title index), so a
 request is a few vectorized NumPy operations over the catalog and no Python loop over it.
+
+The jobs around the query side live next to it: training in :mod:`.training`, similar movies
+and explanations in :mod:`.similarity`, the explore re-ranking in :mod:`.novelty`, id lookups
+and their errors in :mod:`.lookup`.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
 from ..data.vocabulary import Vocabulary
-from ..errors import DataError, ModelError, UnknownIdError
-from ..eval.evaluation import rating_scores, scoring_device
-from ..eval.metrics import ranking_metrics, top_k, unit_rows
+from ..errors import DataError, ModelError
+from ..eval.metrics import self_information
 from ..eval.topn import popularity_order, top_unseen
-from ..eval.splits import Split, random_holdout, user_holdout
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent, make_model
+from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent
 from . import artifact as artifact_io
 from .artifact import Artifact
+from .filters import MovieFilter
+from .lookup import catalog_rows, movie_index, user_index
+from .novelty import DEFAULT_EXPLORE, explore_top
+from .similarity import CoRatings, Neighbours, explain
 from .titles import TitleIndex
+from .training import train_artifact
 
-N_BECAUSE = 3  # rated movies shown as the reason for a recommendation
-LIKED_SHARE = 0.75  # "highly rated": at least 75% of the way up the rating scale (3.875 of 0.5-5)
-MAX_POOL = 256  # most rated movies compared with each recommendation when explaining it
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class SimilarMovie:
     title: str
     year: int | None
     genres: list[str]
-    similarity: float  # cosine of the movie embeddings, in [-1, 1]
+    similarity: float  # shrunk co-rating similarity (see recommend.similarity), in [0, 1]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,14 +77,8 @@ class Recommender:
         catalog = artifact.catalog
         # Per movie index: its catalog row (-1 when a rated movie has no catalog entry), genres, year.
         self._catalog_rows = catalog.rows(artifact.movie_vocab.ids)
-        known = self._catalog_rows >= 0
-        rows = np.where(known, self._catalog_rows, 0)
-        self._movie_genres = catalog.genres[rows] & known[:, None]
-        self._movie_years = np.where(known, catalog.years[rows], 0).astype(np.int32)
-        embeddings = self.ranking.movie_embeddings() if self.ranking is not None else None
-        if embeddings is None and self.rating is not None:
-            embeddings = self.rating.movie_embeddings()
-        self._unit = None if embeddings is None else unit_rows(embeddings)  # cosine is a dot product
+        self._filter = MovieFilter(catalog, self._catalog_rows)
+        self._novelty = self_information(artifact.movie_counts, len(artifact.user_vocab))
         self._seen = artifact.seen
 
     # -- construction, persistence ---------------------------------------------------------
@@ -99,7 +95,7 @@ class Recommender:
         holdout: float | None = None,
         split_seed: int = 42,
         on_start: Callable[[str, Model], None] | None = None,
-    ) -> "Recommender":
+    ) -> Recommender:
         """Train the rating and ranking models (by name, or unfitted instances) on ``train``.
 
         With ``holdout`` (e.g. 0.2) each model trains on the rest and its held-out metrics go to
@@ -109,47 +105,17 @@ class Recommender:
         all of ``train``. ``on_start(kind, model)`` is called before each model trains.
         Ctrl-C during a model's training keeps its best state so far and skips what follows.
         """
-        if rating is None and ranking is None:
-            raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
-        fitted: dict[str, Model] = {}
-        metrics: dict[str, Any] = {}
-        notes: dict[str, Any] = {"holdout": holdout, "split_seed": split_seed if holdout else None}
-        stopped = False
-        for kind, spec, params in (("rating", rating, rating_params), ("ranking", ranking, ranking_params)):
-            if spec is None:
-                continue
-            model = make_model(spec, **(params or {})) if isinstance(spec, str) else spec
-            if model.kind != kind:
-                raise ValueError(f"{model.name} is a {model.kind} model; pass it as {model.kind}=, not {kind}=")
-            if stopped:
-                notes[kind] = {"model": model.name, "skipped": "training was interrupted (Ctrl-C)"}
-                continue
-            split = None
-            if holdout:
-                split = (random_holdout if kind == "rating" else user_holdout)(train, holdout, split_seed)
-            if on_start is not None:
-                on_start(kind, model)
-            start = time.perf_counter()
-            try:
-                model.fit(split.train if split else train, callback)
-            except KeyboardInterrupt:  # the model had no state worth keeping yet
-                stopped = True
-                notes[kind] = {"model": model.name, "skipped": "training was interrupted (Ctrl-C) before a usable state"}
-                continue
-            notes[kind] = {"model": model.name, "seconds": round(time.perf_counter() - start, 3)}
-            fitted[kind] = model
-            stopped = stopped or model.interrupted
-            if split is not None:
-                try:
-                    metrics[kind] = evaluate_model(model, split.train, split.test)
-                except KeyboardInterrupt:
-                    stopped = True
-        if not fitted:
-            raise KeyboardInterrupt
-        notes["interrupted"] = stopped
         return cls(
-            Artifact.from_dataset(
-                train, rating=fitted.get("rating"), ranking=fitted.get("ranking"), metrics=metrics, training=notes
+            train_artifact(
+                train,
+                rating,
+                ranking,
+                callback,
+                rating_params=rating_params,
+                ranking_params=ranking_params,
+                holdout=holdout,
+                split_seed=split_seed,
+                on_start=on_start,
             )
         )
 
@@ -158,7 +124,7 @@ class Recommender:
         artifact_io.save(self.artifact, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Recommender":
+    def load(cls, path: str | os.PathLike) -> Recommender:
         """Read a model directory written by :meth:`save` (or ``movierec train -o``)."""
         return cls(artifact_io.load(path))
 
@@ -202,6 +168,7 @@ class Recommender:
         """Build now what the first requests would otherwise build on the way (the title index,
         the models' scoring views), so a server's first answers are as fast as the rest."""
         self._titles.search("a", limit=1)
+        self._neighbours  # noqa: B018 (computed here for a folder saved without them)
         if len(self.user_vocab):
             self.recommend(int(self.user_vocab.ids[0]), n=1)
         self.recommend_for_ratings({}, n=1)
@@ -244,19 +211,23 @@ class Recommender:
         genres: Iterable[str] = (),
         year_from: int | None = None,
         year_to: int | None = None,
+        *,
+        explore: float = DEFAULT_EXPLORE,
     ) -> list[Recommendation]:
         """Top ``n`` movies for a training user, none of which they rated.
 
         ``genres`` keeps movies having *all* of them (case-insensitive); ``year_from``/``year_to``
-        are inclusive and drop movies without a year.
+        are inclusive and drop movies without a year. ``explore`` from 0 (the model's order) to 1
+        re-ranks the best-scored movies toward those fewer people rated (see :mod:`.novelty`).
+        Each recommendation's ``because`` lists the rated movies adding most to its score.
         """
-        row = self._user_row(user_id)
+        row = user_index(self.user_vocab, user_id)
         scores = self._scorer.score_users(np.array([row], np.int32))[0]
         movies, ratings = self._seen_of(row)
         predicted = None
         if self.rating is not None:
-            predicted = lambda picks: self.rating.predict(np.full(picks.size, row, np.int32), picks)  # noqa: E731
-        return self._top(scores, movies, ratings, n, genres, year_from, year_to, predicted)
+            predicted = lambda picks: self.rating.predict(np.full(picks.size, row, np.int32), picks)
+        return self._top(scores, movies, ratings, n, self._filter.keep(genres, year_from, year_to), predicted, explore)
 
     def recommend_for_ratings(
         self,
@@ -265,8 +236,11 @@ class Recommender:
         genres: Iterable[str] = (),
         year_from: int | None = None,
         year_to: int | None = None,
+        *,
+        explore: float = DEFAULT_EXPLORE,
     ) -> list[Recommendation]:
         """Top ``n`` movies for a new user given ``{movie_id: stars}``: folded in, no retraining.
+        Filters and ``explore`` as in :meth:`recommend`.
 
         Movies in the catalog that nobody rated in training are ignored (no model knows them);
         ids not in the catalog raise UnknownIdError; stars outside the rating scale raise DataError.
@@ -278,8 +252,8 @@ class Recommender:
         predicted = None
         if self.rating is not None:
             folded = self.rating.fold_in(movies, stars) if self.ranking is not None else scores
-            predicted = lambda picks: folded[picks]  # noqa: E731
-        return self._top(scores, movies, stars, n, genres, year_from, year_to, predicted)
+            predicted = lambda picks: folded[picks]
+        return self._top(scores, movies, stars, n, self._filter.keep(genres, year_from, year_to), predicted, explore)
 
     def check_ratings(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
         """``{movie_id: stars}`` as arrays (int64 ids, float32 stars), once every movie is in the
@@ -292,9 +266,7 @@ class Recommender:
             raise DataError(
                 f"rating {stars[bad][0]:g} for movie {movie_ids[bad][0]} is outside the rating scale {low:g}-{high:g}"
             )
-        unknown = self.catalog.rows(movie_ids) < 0
-        if unknown.any():
-            raise UnknownIdError(f"unknown movie {movie_ids[unknown][0]}: it is not in the catalog")
+        catalog_rows(self.catalog, movie_ids)
         return movie_ids, stars
 
     def recommend_batch(
@@ -324,127 +296,60 @@ class Recommender:
             cache[device] = order, self._scorer.score_tiles(order, device)
         return cache[device]
 
-    def _top(self, scores, rated, rated_stars, n, genres, year_from, year_to, predicted) -> list[Recommendation]:
+    def _top(self, scores, rated, rated_stars, n, keep, predicted, explore) -> list[Recommendation]:
+        """The best ``n`` of ``scores`` among unrated movies passing ``keep``, explained."""
         scores = np.array(scores, dtype=np.float32, copy=True)
         scores[rated] = -np.inf
-        keep = self._filter(genres, year_from, year_to)
         if keep is not None:
             scores[~keep] = -np.inf
         if n <= 0:
             return []
-        picks = top_k(scores[None, :], int(n))[0]
+        picks = explore_top(scores[None, :], self._novelty, int(n), explore)[0]
         picks = picks[np.isfinite(scores[picks])]
         stars = self._clip(predicted(picks)) if predicted is not None else None
-        because = self._because(rated, rated_stars, picks)
+        because = explain(self._scorer, rated, rated_stars, picks)
         return [
             Recommendation(
                 **self._movie_fields(int(m)),
                 score=float(scores[m]),
                 predicted_rating=None if stars is None else round(float(stars[i]), 3),
-                because=because[i],
+                because=[self._reason(int(rated[j]), float(rated_stars[j])) for j in because[i]],
             )
             for i, m in enumerate(picks.tolist())
         ]
 
-    def _filter(self, genres: Iterable[str], year_from: int | None, year_to: int | None) -> np.ndarray | None:
-        """Movies passing the filters (bool [n_movies]), or None when there is no filter."""
-        if isinstance(genres, str):
-            genres = (genres,)
-        wanted = [g for g in genres if g]
-        if not wanted and year_from is None and year_to is None:
-            return None
-        keep = np.ones(len(self.movie_vocab), dtype=bool)
-        if wanted:
-            lower = {name.lower(): j for j, name in enumerate(self.catalog.genre_names)}
-            missing = [g for g in wanted if g.lower() not in lower]
-            if missing:
-                raise DataError(
-                    f"unknown genre {missing[0]!r}: expected one of {', '.join(self.catalog.genre_names) or 'none'}"
-                )
-            keep &= self._movie_genres[:, [lower[g.lower()] for g in wanted]].all(axis=1)
-        if year_from is not None:
-            keep &= self._movie_years >= int(year_from)
-        if year_to is not None:
-            keep &= (self._movie_years <= int(year_to)) & (self._movie_years > 0)
-        return keep
-
-    def _because(self, rated: np.ndarray, stars: np.ndarray, picks: np.ndarray) -> list[list[dict[str, Any]]]:
-        """For each pick, the user's liked movies closest to it (see :meth:`_cosine`)."""
-        if rated.size == 0 or picks.size == 0:
-            return [[] for _ in range(picks.size)]
-        low, high = self.rating_scale
-        liked = stars >= low + LIKED_SHARE * (high - low)
-        if not liked.any():  # nothing rated highly: what they rated above their own mean and mid-scale
-            liked = stars >= max(float(stars.mean()), (low + high) / 2)
-        pool, pool_stars = rated[liked], stars[liked]
-        if pool.size == 0:  # only low ratings: they explain nothing the user would want more of
-            return [[] for _ in range(picks.size)]
-        if pool.size > MAX_POOL:  # heavy raters: their best-rated movies are reason enough
-            keep = np.argsort(-pool_stars, kind="stable")[:MAX_POOL]
-            pool, pool_stars = pool[keep], pool_stars[keep]
-        sims = self._cosine(picks, pool)  # [picks, pool]
-        k = min(N_BECAUSE, pool.size)
-        best = top_k(sims, k)
-        out = []
-        for i, cols in enumerate(best.tolist()):
-            reasons = []
-            for c in cols:
-                if sims[i, c] <= 0:
-                    break
-                fields = self._movie_fields(int(pool[c]))
-                reasons.append({"movie_id": fields["movie_id"], "title": fields["title"], "rating": float(pool_stars[c])})
-            out.append(reasons)
-        return out
-
     # -- similar movies ------------------------------------------------------------------------
     def similar(self, movie_id: int, n: int = 10, min_ratings: int = 0) -> list[SimilarMovie]:
-        """The ``n`` movies closest to ``movie_id`` (see :meth:`_cosine`).
+        """The ``n`` movies most similar to ``movie_id`` by who rated both (:mod:`.similarity`).
 
-        ``min_ratings`` hides movies with fewer training ratings (obscure neighbours are noisy).
+        ``min_ratings`` hides movies with fewer training ratings. Movies sharing no rater with
+        it are never similar, so a rarely rated movie may get fewer than ``n``.
         """
-        row = self._movie_row(movie_id)
-        sims = self._cosine(np.array([row]))[0]
-        sims[row] = -np.inf
-        if min_ratings > 0:
-            sims[self.artifact.movie_counts < min_ratings] = -np.inf
+        row = movie_index(self.catalog, self.movie_vocab, movie_id)
         if n <= 0:
             return []
-        picks = top_k(sims[None, :], int(n))[0]
-        picks = picks[np.isfinite(sims[picks])]
-        return [SimilarMovie(**self._movie_fields(int(m)), similarity=float(sims[m])) for m in picks.tolist()]
-
-    def _cosine(self, targets: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
-        """Cosine similarity [len(targets), len(others) or n_movies] between movie indices.
-
-        Over the models' movie embeddings; when neither model has any (e.g. EASE with the biases
-        model), over who rated what instead: the cosine of the movies' binary user columns.
-        """
-        if self._unit is not None:
-            right = self._unit if others is None else self._unit[others]
-            return self._unit[targets] @ right.T
-        by_user, by_movie = self._co_rated
-        cols = by_movie[:, targets].T.tocsr()  # targets x users
-        if others is not None:
-            return (cols @ by_movie[:, others]).toarray().astype(np.float32)
-        users = np.unique(cols.indices)
-        sims = cols[:, users] @ by_user[users]  # targets x movies, touching only their raters
-        return sims.toarray().astype(np.float32)
+        allowed = self.artifact.movie_counts >= min_ratings if min_ratings > 0 else None
+        found = self._neighbours.top(row, int(n), allowed)
+        picks, sims = found if found is not None else self._co_ratings.top(row, int(n), allowed)
+        return [
+            SimilarMovie(**self._movie_fields(int(m)), similarity=float(v)) for m, v in zip(picks.tolist(), sims.tolist())
+        ]
 
     @cached_property
-    def _co_rated(self) -> tuple[sp.csr_matrix, sp.csc_matrix]:
-        """Users x movies binary matrix with unit-norm movie columns, as CSR and CSC."""
-        rated = sp.csr_matrix((np.ones(self._seen.nnz, np.float32), self._seen.indices, self._seen.indptr), self._seen.shape)
-        counts = np.asarray(self.artifact.movie_counts, np.float32)
-        scale = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
-        rated = (rated @ sp.diags(scale)).tocsr()
-        return rated, rated.tocsc()
+    def _neighbours(self) -> Neighbours:
+        """Saved with the model since they exist; computed from the training ratings otherwise."""
+        return self.artifact.neighbours if self.artifact.neighbours is not None else Neighbours.build(self._seen)
+
+    @cached_property
+    def _co_ratings(self) -> CoRatings:
+        """For the rare query whose filters leave too few of the stored neighbours."""
+        return CoRatings(self._seen)
 
     # -- movies and users ----------------------------------------------------------------------
     def find_movie(self, query: str | int) -> int:
         """The movie id ``query`` names: an id (int or digits) or a forgiving title ("matrix, the")."""
         if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
-            if self.catalog.rows(np.array([query]))[0] < 0:
-                raise UnknownIdError(f"unknown movie {int(query)}: it is not in the catalog")
+            catalog_rows(self.catalog, np.array([query]))
             return int(query)
         return self._titles.find(str(query))
 
@@ -455,14 +360,11 @@ class Recommender:
 
     def movie_info(self, movie_id: int) -> dict[str, Any]:
         """Title, year, genres, training rating count and mean of a catalog movie."""
-        row = int(self.catalog.rows(np.array([int(movie_id)]))[0])
-        if row < 0:
-            raise UnknownIdError(f"unknown movie {int(movie_id)}: it is not in the catalog")
-        return self._info_of_row(row)
+        return self._info_of_row(int(catalog_rows(self.catalog, np.array([int(movie_id)]))[0]))
 
     def user_ratings(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
         """The user's training ratings: (movie ids int64, stars float32), by movie id."""
-        movies, stars = self._seen_of(self._user_row(user_id))
+        movies, stars = self._seen_of(user_index(self.user_vocab, user_id))
         return self.movie_vocab.ids[movies], stars.copy()
 
     def _info_of_row(self, row: int) -> dict[str, Any]:
@@ -472,6 +374,10 @@ class Recommender:
         info["n_ratings"] = count
         info["mean_rating"] = round(float(self.artifact.movie_means[index]), 3) if count else None
         return info
+
+    def _reason(self, index: int, stars: float) -> dict[str, Any]:
+        fields = self._movie_fields(index)
+        return {"movie_id": fields["movie_id"], "title": fields["title"], "rating": stars}
 
     def _movie_fields(self, index: int) -> dict[str, Any]:
         row = int(self._catalog_rows[index])
@@ -484,42 +390,6 @@ class Recommender:
         start, end = self._seen.indptr[row], self._seen.indptr[row + 1]
         return self._seen.indices[start:end], self._seen.data[start:end]
 
-    def _user_row(self, user_id: int) -> int:
-        try:
-            row = int(self.user_vocab.index([int(user_id)], missing="negative")[0])
-        except (TypeError, ValueError):
-            row = -1
-        if row < 0:
-            ids = self.user_vocab.ids
-            raise UnknownIdError(
-                f"unknown user {user_id!r}: the model knows {ids.size} users"
-                + (f" (ids {ids[0]}..{ids[-1]})" if ids.size else "")
-                + "; a new user can get recommendations from their own ratings instead"
-            )
-        return row
-
-    def _movie_row(self, movie_id: int) -> int:
-        try:
-            movie_id = int(movie_id)
-        except (TypeError, ValueError):
-            raise UnknownIdError(f"expected a movie id (an integer), got {movie_id!r}") from None
-        row = int(self.movie_vocab.index([movie_id], missing="negative")[0])
-        if row < 0:
-            if self.catalog.rows(np.array([movie_id]))[0] >= 0:
-                raise UnknownIdError(f"movie {movie_id} has no ratings in the training data, so the model does not know it")
-            raise UnknownIdError(f"unknown movie {movie_id}: it is not in the catalog")
-        return row
-
     def __repr__(self) -> str:
         kinds = ", ".join(f"{k}={m.name}" for k, m in self.artifact.models().items())
         return f"Recommender({kinds}, dataset={self.artifact.dataset!r}, users={len(self.user_vocab):,})"
-
-
-def evaluate_model(model: Model, train: Dataset, test: Dataset, k: int = 10) -> dict[str, float]:
-    """Held-out metrics of a fitted model, as ``movierec evaluate`` measures them: RMSE/MAE
-    (with the count of test pairs answered by fallback) for rating models, top-``k`` ranking
-    metrics for ranking models."""
-    if model.kind == "rating":
-        scores, unknown = rating_scores(model, Split(train, test))
-        return {**scores, "test_ratings": test.n_ratings, "unknown": unknown}
-    return ranking_metrics(model, train, test, k=k, device=scoring_device(model)).as_dict()

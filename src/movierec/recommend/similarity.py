@@ -1,0 +1,154 @@
+"""Similar movies and the reasons for a recommendation.
+
+**Neighbours** come from who rated what, not from the ranking model's embeddings (those are
+tuned for clusters: a few broad taste dimensions put Toy Story next to every 1990s family
+hit). The similarity of movie ``j`` to movie ``t`` is a shrunk, popularity-aware cosine of
+their binary rater columns::
+
+    sim(t, j) = c / (n_t^(1-a) · n_j^a) · c / (c + λ)
+
+with ``c`` the number of users who rated both and ``n`` each movie's rating count. ``a`` > 1/2
+(``POPULARITY_EXPONENT``) charges a neighbour for its own popularity, so a movie that everyone
+rated is not everyone's neighbour; the shrinkage ``c / (c + λ)`` (``SHRINKAGE``) discounts
+pairs resting on a handful of shared raters, so a rarely rated movie keeps the neighbours its
+raters agree on instead of noise. The value lies in [0, 1]. Each movie's ``K`` best are
+computed once at training (blocked over movies, so memory stays O(block · movies)) and saved
+with the model; a model folder without them computes them when first asked.
+
+**Explanations** are the rated movies that add most to a recommendation's score under the
+model that scored it (:meth:`Model.contributions`), only those that add a positive amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..eval.metrics import top_k
+from ..models.base import Model
+
+SHRINKAGE = 10.0  # λ: shared raters at which a pair's similarity counts half
+POPULARITY_EXPONENT = 0.7  # a: how much a neighbour's own popularity is charged (0.5 = cosine)
+N_NEIGHBOURS = 100  # K kept per movie; a query wanting more (after filters) computes its row
+BLOCK_MOVIES = 512  # target movies per block while building
+N_BECAUSE = 3  # rated movies shown as the reason for a recommendation
+MAX_POOL = 256  # rated movies weighed per explanation (the most highly rated of heavy raters)
+
+
+class CoRatings:
+    """Who rated what (binary users x movies, as CSR and CSC) and each movie's rating count:
+    built once, then any movie's similarity row costs a product over its raters only."""
+
+    def __init__(self, seen: sp.csr_matrix):
+        self.by_user = sp.csr_matrix((np.ones(seen.nnz, np.float32), seen.indices, seen.indptr), seen.shape)
+        self.by_movie = self.by_user.tocsc()
+        self.counts = np.bincount(seen.indices, minlength=seen.shape[1]).astype(np.float32)
+
+    def rows(self, targets: np.ndarray) -> np.ndarray:
+        """``sim(t, j)`` for every target and movie (float32 [len(targets), n_movies]; self: 0)."""
+        columns = self.by_movie[:, targets].T.tocsr()  # targets x users
+        raters = np.unique(columns.indices)
+        shared = np.asarray((columns[:, raters] @ self.by_user[raters]).toarray(), np.float32)
+        a = np.float32(POPULARITY_EXPONENT)
+        counts = np.maximum(self.counts, 1.0)
+        scale = np.power(counts[targets], 1 - a)[:, None] * np.power(counts, a)[None, :]
+        sims = shared / scale * (shared / (shared + np.float32(SHRINKAGE)))
+        sims[np.arange(targets.size), targets] = 0.0
+        return sims
+
+    def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` movies most similar to ``movie`` among ``allowed`` (bool [n_movies]; None:
+        all), best first, and their similarities; only movies sharing a rater with it."""
+        row = self.rows(np.array([movie]))[0]
+        if allowed is not None:
+            row[~allowed] = 0.0
+        best = top_k(row[None, :], n)[0]
+        best = best[row[best] > 0]
+        return best, row[best]
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Each movie's ``K`` most similar movies, best first: indices int32 [n_movies, K] (-1 pads
+    a movie with fewer than K movies sharing a rater) and similarities float32 [n_movies, K]."""
+
+    indices: np.ndarray
+    similarities: np.ndarray
+
+    @classmethod
+    def build(cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS) -> Neighbours:
+        n_movies = seen.shape[1]
+        k = max(0, min(k, n_movies - 1))
+        indices = np.full((n_movies, k), -1, np.int32)
+        sims = np.zeros((n_movies, k), np.float32)
+        if k == 0:
+            return cls(indices, sims)
+        co = CoRatings(seen)
+        for start in range(0, n_movies, BLOCK_MOVIES):
+            targets = np.arange(start, min(start + BLOCK_MOVIES, n_movies))
+            block = co.rows(targets)
+            best = top_k(block, k)
+            values = np.take_along_axis(block, best, axis=1)
+            indices[targets] = np.where(values > 0, best, -1)
+            sims[targets] = np.where(values > 0, values, 0.0)
+        return cls(indices, sims)
+
+    def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """As :meth:`CoRatings.top`, from the stored K; None when filters leave fewer than ``n``
+        of a full row (the caller then computes the row)."""
+        indices, sims = self.indices[movie], self.similarities[movie]
+        ok = indices >= 0
+        if allowed is not None:
+            ok &= allowed[np.maximum(indices, 0)]
+        if ok.sum() >= n or not (indices >= 0).all():  # enough, or the row holds every movie sharing a rater
+            return indices[ok][:n], sims[ok][:n]
+        return None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"indices": self.indices, "similarities": self.similarities}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_movies: int) -> Neighbours:
+        indices, sims = np.asarray(arrays["indices"], np.int32), np.asarray(arrays["similarities"], np.float32)
+        if indices.ndim != 2 or indices.shape != sims.shape or indices.shape[0] != n_movies:
+            raise ValueError(f"neighbours are {indices.shape} and {sims.shape}, expected ({n_movies}, K) both")
+        if indices.size and (indices.min() < -1 or indices.max() >= n_movies):
+            raise ValueError(f"neighbour indices must lie in -1..{n_movies - 1}")
+        return cls(indices, sims)
+
+
+def explain(
+    model: Model, movies: np.ndarray, stars: np.ndarray, picks: np.ndarray, n: int = N_BECAUSE
+) -> list[list[int]]:
+    """For each pick, positions in ``movies`` of the (up to ``n``) rated movies that add most to
+    its score under ``model``, largest first; a movie that adds nothing or lowers it is never one."""
+    if movies.size == 0 or picks.size == 0:
+        return [[] for _ in range(picks.size)]
+    pool = np.arange(movies.size)
+    if pool.size > MAX_POOL:  # heavy raters: weigh their best-rated movies
+        pool = np.sort(np.argsort(-stars, kind="stable")[:MAX_POOL])
+    shares = np.asarray(model.contributions(movies[pool], stars[pool], picks), np.float32)  # [picks, pool]
+    best = top_k(shares, min(n, pool.size))
+    values = np.take_along_axis(shares, best, axis=1)
+    return [pool[b[v > 0]].tolist() for b, v in zip(best, values)]
+
+
+def counterfactual(
+    model: Model, movies: np.ndarray, stars: np.ndarray, pick: int, because: list[int], rng: np.random.Generator,
+    draws: int = 20,
+) -> tuple[float, float]:
+    """How much ``pick``'s fold-in score falls without the explaining movies (positions
+    ``because`` in ``movies``), and on average without as many random rated movies: the test
+    that an explanation is true is that the first is larger."""
+    full = model.fold_in(movies, stars)[pick]
+    keep = np.ones(movies.size, dtype=bool)
+    keep[because] = False
+    explained = full - model.fold_in(movies[keep], stars[keep])[pick]
+    random = []
+    for _ in range(draws):  # a few fold-ins: a measurement, not a serving path
+        keep = np.ones(movies.size, dtype=bool)
+        keep[rng.choice(movies.size, len(because), replace=False)] = False
+        random.append(full - model.fold_in(movies[keep], stars[keep])[pick])
+    return float(explained), float(np.mean(random))

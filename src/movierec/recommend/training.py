@@ -1,0 +1,93 @@
+"""Training a Recommender: fit the rating and ranking models, measure them, bundle the artifact."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..data.dataset import Dataset
+from ..eval.evaluation import rating_scores, scoring_device
+from ..eval.metrics import ranking_metrics
+from ..eval.splits import Split, random_holdout, user_holdout
+from ..models import Model, TrainingEvent, make_model
+from .artifact import Artifact
+from .similarity import Neighbours
+
+
+def train_artifact(
+    train: Dataset,
+    rating: str | Model | None,
+    ranking: str | Model | None,
+    callback: Callable[[TrainingEvent], None] | None = None,
+    *,
+    rating_params: Mapping[str, Any] | None = None,
+    ranking_params: Mapping[str, Any] | None = None,
+    holdout: float | None = None,
+    split_seed: int = 42,
+    on_start: Callable[[str, Model], None] | None = None,
+) -> Artifact:
+    """What :meth:`Recommender.fit` does (see there): the fitted models, their held-out metrics,
+    training notes and the movies' neighbours, bundled with ``train``'s vocabularies."""
+    if rating is None and ranking is None:
+        raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
+    fitted: dict[str, Model] = {}
+    metrics: dict[str, Any] = {}
+    notes: dict[str, Any] = {"holdout": holdout, "split_seed": split_seed if holdout else None}
+    stopped = False
+    for kind, spec, params in (("rating", rating, rating_params), ("ranking", ranking, ranking_params)):
+        if spec is None:
+            continue
+        model = make_model(spec, **(params or {})) if isinstance(spec, str) else spec
+        if model.kind != kind:
+            raise ValueError(f"{model.name} is a {model.kind} model; pass it as {model.kind}=, not {kind}=")
+        if stopped:
+            notes[kind] = {"model": model.name, "skipped": "training was interrupted (Ctrl-C)"}
+            continue
+        split = None
+        if holdout:
+            split = (random_holdout if kind == "rating" else user_holdout)(train, holdout, split_seed)
+        if on_start is not None:
+            on_start(kind, model)
+        start = time.perf_counter()
+        try:
+            model.fit(split.train if split else train, callback)
+        except KeyboardInterrupt:  # the model had no state worth keeping yet
+            stopped = True
+            notes[kind] = {"model": model.name, "skipped": "training was interrupted (Ctrl-C) before a usable state"}
+            continue
+        notes[kind] = {"model": model.name, "seconds": round(time.perf_counter() - start, 3)}
+        fitted[kind] = model
+        stopped = stopped or model.interrupted
+        if split is not None:
+            try:
+                metrics[kind] = evaluate_model(model, split.train, split.test)
+            except KeyboardInterrupt:
+                stopped = True
+    if not fitted:
+        raise KeyboardInterrupt
+    neighbours = None
+    if not stopped:
+        try:
+            neighbours = Neighbours.build(train.matrix())
+        except KeyboardInterrupt:  # keep the models; the Recommender computes neighbours when asked
+            stopped = True
+    notes["interrupted"] = stopped
+    return Artifact.from_dataset(
+        train,
+        rating=fitted.get("rating"),
+        ranking=fitted.get("ranking"),
+        neighbours=neighbours,
+        metrics=metrics,
+        training=notes,
+    )
+
+
+def evaluate_model(model: Model, train: Dataset, test: Dataset, k: int = 10) -> dict[str, float]:
+    """Held-out metrics of a fitted model, as ``movierec evaluate`` measures them: RMSE/MAE
+    (with the count of test pairs answered by fallback) for rating models, top-``k`` ranking
+    metrics for ranking models."""
+    if model.kind == "rating":
+        scores, unknown = rating_scores(model, Split(train, test))
+        return {**scores, "test_ratings": test.n_ratings, "unknown": unknown}
+    return ranking_metrics(model, train, test, k=k, device=scoring_device(model)).as_dict()
