@@ -251,10 +251,14 @@ def test_large_bodies_are_rejected_with_413(client):
 def test_page_and_docs_need_no_internet(client):
     page = client.get("/")
     assert page.status_code == 200 and "<title>movierec" in page.text
-    for name in ("index.html", "app.js", "app.css"):
+    names = sorted(p.name for p in WEB_DIR.iterdir() if p.suffix in (".html", ".js", ".css"))
+    assert {"index.html", "app.js", "api.js", "map.js", "app.css"} <= set(names)
+    for name in names:
         text = (WEB_DIR / name).read_text()
-        assert not re.search(r"(src|href)=\"(https?:)?//", text) and "cdn" not in text.lower()
+        assert not re.search(r"(src|href)=\"(https?:)?//|https?://", text) and "cdn" not in text.lower()
         assert client.get(f"/static/{name}").status_code == 200
+    for module in re.findall(r'from "\./([\w.]+)"', (WEB_DIR / "app.js").read_text()):
+        assert client.get(f"/static/{module}").headers["content-type"].startswith("text/javascript")
     docs = client.get("/docs").text
     assert "/docs-assets/swagger-ui-bundle.js" in docs and "cdn.jsdelivr" not in docs
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200

@@ -98,7 +98,7 @@ def test_rate_five_movies_get_recommendations_and_keep_them_after_reload(server,
     # Hovering a dot names the movie; clicking it opens the movie panel.
     page.locator("#map").scroll_into_view_if_needed()
     point = page.evaluate(
-        """() => { const c = document.getElementById('map'), r = c.getBoundingClientRect(), p = map.points[0];
+        """() => { const c = document.getElementById('map'), r = c.getBoundingClientRect(), p = movierec.map.points[0];
                    return {x: r.left + p.cx * r.width / c.width, y: r.top + p.cy * r.height / c.height, title: p.title}; }"""
     )
     page.mouse.move(point["x"], point["y"])

@@ -1,7 +1,10 @@
 // movierec web page: search and rate movies, recommendations after each rating, the cluster map.
-// Plain JS, no dependencies, no external requests. The profile id (the only key to the stored
-// ratings) lives in localStorage so a reload keeps them.
-"use strict";
+// ES modules, no dependencies, no external requests: api.js talks to the server, dom.js builds
+// elements, map.js draws the cluster map. The profile id (the only key to the stored ratings)
+// lives in localStorage so a reload keeps them.
+import { api } from "./api.js";
+import { $, describe, el } from "./dom.js";
+import { loadMap, map, setupMap } from "./map.js";
 
 const PROFILE_KEY = "movierec.profile";
 const PAGE = 10;
@@ -13,49 +16,7 @@ const state = {
   offset: 0,
   recsVersion: 0,
 };
-const $ = (id) => document.getElementById(id);
-
-class ApiError extends Error {
-  constructor(status, body) {
-    const detail = body && body.detail;
-    const text = Array.isArray(detail) ? detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ") : detail;
-    super(text || `HTTP ${status}`);
-    this.status = status;
-  }
-}
-
-async function api(method, path, body) {
-  const options = { method, headers: {} };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, options);
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data);
-  return data;
-}
-
-// -- small DOM helpers (textContent only: titles never become HTML) --------------------------
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
-
-function describe(movie) {
-  const parts = [];
-  if (movie.year) parts.push(String(movie.year));
-  if (movie.genres && movie.genres.length) parts.push(movie.genres.join(", "));
-  return parts.join(" · ");
-}
+window.movierec = { state, map }; // for the browser console and the browser tests
 
 function titleButton(movie) {
   return el("button", { class: "title-button", type: "button", text: movie.title, onclick: () => openMovie(movie.movie_id) });
@@ -278,105 +239,6 @@ async function openMovie(movieId) {
   }
 }
 
-// -- the cluster map -----------------------------------------------------------------------------
-// Tableau 10: distinguishable colours, also for most colour-blind visitors.
-const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
-const map = { points: [], scale: null, hover: -1 };
-
-async function loadMap() {
-  const status = $("map-status");
-  status.textContent = "Computing clusters (first time only)…";
-  try {
-    const report = await api("GET", "/api/clusters");
-    map.points = report.clusters.flatMap((c) => c.members.map((m) => ({ ...m, cluster: c.label })));
-    const legend = report.clusters.map((c) =>
-      el("li", {}, el("span", { class: "swatch", style: `background:${PALETTE[c.label % PALETTE.length]}` }), `${c.name || "cluster " + c.label} (${c.size})`),
-    );
-    $("map-legend").replaceChildren(...legend);
-    status.textContent = `${map.points.length} movies rated at least ${report.min_ratings} times, in ${report.k} clusters (genre purity ${report.purity.value.toFixed(2)}, random clusterings ${report.purity.random_mean.toFixed(2)}).`;
-    drawMap();
-  } catch (error) {
-    status.textContent = `No map: ${error.message}`;
-  }
-}
-
-function drawMap() {
-  const canvas = $("map");
-  const ctx = canvas.getContext("2d");
-  const { width, height } = canvas;
-  ctx.clearRect(0, 0, width, height);
-  if (!map.points.length) return;
-  const xs = map.points.map((p) => p.x);
-  const ys = map.points.map((p) => p.y);
-  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const pad = 16;
-  map.scale = (p) => [pad + ((p.x - x0) / (x1 - x0 || 1)) * (width - 2 * pad), height - pad - ((p.y - y0) / (y1 - y0 || 1)) * (height - 2 * pad)];
-  map.points.forEach((p, i) => {
-    const [cx, cy] = map.scale(p);
-    p.cx = cx;
-    p.cy = cy;
-    const rated = state.ratings.has(p.movie_id);
-    ctx.beginPath();
-    ctx.arc(cx, cy, i === map.hover ? 6 : rated ? 5 : 3, 0, 2 * Math.PI);
-    ctx.fillStyle = PALETTE[p.cluster % PALETTE.length];
-    ctx.globalAlpha = i === map.hover || rated ? 1 : 0.6;
-    ctx.fill();
-    if (rated) {
-      ctx.strokeStyle = "#1d1f24";
-      ctx.stroke();
-    }
-  });
-  ctx.globalAlpha = 1;
-}
-
-function nearestPoint(event) {
-  const canvas = $("map");
-  const rect = canvas.getBoundingClientRect();
-  const x = ((event.clientX - rect.left) * canvas.width) / rect.width;
-  const y = ((event.clientY - rect.top) * canvas.height) / rect.height;
-  let best = -1;
-  let bestDistance = 10 * 10 * (canvas.width / rect.width) ** 2;
-  map.points.forEach((p, i) => {
-    const d = (p.cx - x) ** 2 + (p.cy - y) ** 2;
-    if (d < bestDistance) {
-      best = i;
-      bestDistance = d;
-    }
-  });
-  return best;
-}
-
-function setupMap() {
-  const canvas = $("map");
-  const tip = $("map-tip");
-  canvas.addEventListener("mousemove", (event) => {
-    const i = nearestPoint(event);
-    if (i !== map.hover) {
-      map.hover = i;
-      drawMap();
-    }
-    if (i < 0) {
-      tip.hidden = true;
-      return;
-    }
-    const p = map.points[i];
-    const rect = canvas.getBoundingClientRect();
-    tip.textContent = p.title;
-    tip.hidden = false;
-    tip.style.left = `${Math.min(event.clientX - rect.left + 12, rect.width - 160)}px`;
-    tip.style.top = `${event.clientY - rect.top + 12}px`;
-  });
-  canvas.addEventListener("mouseleave", () => {
-    tip.hidden = true;
-    map.hover = -1;
-    drawMap();
-  });
-  canvas.addEventListener("click", (event) => {
-    const i = nearestPoint(event);
-    if (i >= 0) openMovie(map.points[i].movie_id);
-  });
-}
-
 // -- start -------------------------------------------------------------------------------------
 async function start() {
   $("search-form").addEventListener("submit", (event) => {
@@ -388,7 +250,7 @@ async function start() {
   $("search-next").addEventListener("click", () => search(state.offset + PAGE));
   $("filters").addEventListener("change", refreshRecommendations);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
-  setupMap();
+  setupMap(openMovie, (movieId) => state.ratings.has(movieId));
   try {
     const health = await api("GET", "/api/health");
     state.scale = health.rating_scale;
