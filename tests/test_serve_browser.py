@@ -1,5 +1,5 @@
-"""The web page in a real Chromium (Playwright): search, rate five movies, get recommendations,
-reload, and find the ratings kept."""
+"""The web page and the API docs in a real Chromium (Playwright): search, rate five movies, get
+recommendations, reload, and find the ratings kept; /docs renders every operation offline."""
 
 from __future__ import annotations
 
@@ -64,10 +64,16 @@ def page():
         assert not errors, errors
 
 
-def test_rate_five_movies_get_recommendations_and_keep_them_after_reload(server, page, tmp_path):
-    base, db = server
+def outside_requests(page, base: str) -> list[str]:
+    """The URLs the page requests from anywhere but the server (filled as it loads)."""
     external: list[str] = []
     page.on("request", lambda req: None if req.url.startswith(base) or req.url.startswith("data:") else external.append(req.url))
+    return external
+
+
+def test_rate_five_movies_get_recommendations_and_keep_them_after_reload(server, page, tmp_path):
+    base, db = server
+    external = outside_requests(page, base)
     page.goto(base)
     page.wait_for_selector("body[data-ready=true]")
 
@@ -135,3 +141,24 @@ def test_star_buttons_are_keyboard_usable(server, page):
     assert page.locator("#ratings button[aria-pressed=true]").first.get_attribute("aria-label").endswith("4 stars")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+
+
+def test_docs_render_every_operation_offline(server, page):
+    base, _ = server
+    external = outside_requests(page, base)
+    spec = httpx.get(f"{base}/openapi.json").json()
+    operations = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".opblock, .version-pragma")  # operations, or Swagger UI's "Unable to render"
+    assert "Unable to render" not in page.locator("body").inner_text()
+    shown = page.locator(".opblock-summary").evaluate_all(
+        "els => els.map(e => [e.querySelector('.opblock-summary-method').textContent,"
+        " e.querySelector('.opblock-summary-path').getAttribute('data-path')])"
+    )
+    assert {tuple(op) for op in shown} == operations and len(shown) == len(operations)
+    # An operation opens with its parameters and its response schema.
+    page.locator(".opblock-summary", has_text="/api/movies/{movie_id}/similar").first.click()
+    opened = page.locator(".opblock.is-open")
+    opened.locator(".parameters").wait_for()
+    assert "min_ratings" in opened.inner_text() and "SimilarMovie" in page.locator("body").inner_text()
+    assert not external, f"/docs requested outside URLs: {external}"
