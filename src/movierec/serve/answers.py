@@ -19,7 +19,7 @@ from functools import lru_cache
 from fastapi import Response
 from pydantic_core import to_json as _to_json
 
-from ..errors import ModelError
+from ..errors import ModelError, UnknownIdError
 from ..recommend.recommender import Recommender
 
 CACHE_SIZE = 4096
@@ -48,7 +48,21 @@ class Answers:
 
     def _search(self, q: str, limit: int, offset: int) -> bytes:
         results = self.rec.search(q, limit=limit, offset=offset)
-        return to_json({"query": q, "limit": limit, "offset": offset, "results": results})
+        suggestions = self._did_you_mean(q) if not results and not offset else []
+        return to_json({"query": q, "limit": limit, "offset": offset, "results": results, "suggestions": suggestions})
+
+    def _did_you_mean(self, q: str) -> list[dict]:
+        """The closest titles to a query that matches nothing: the candidates of the CLI's
+        "no movie titled ...; closest: ..." error, each as its movie (the most rated one of
+        a title that several movies share)."""
+        try:
+            self.rec.find_movie(q)
+        except UnknownIdError as exc:
+            titles = exc.candidates
+        else:
+            return []
+        movies = {m["movie_id"]: m for title in titles for m in self.rec.search(title, limit=1)}
+        return list(movies.values())
 
     def _movie(self, movie_id: int) -> bytes:
         return to_json(self.rec.movie_info(movie_id))
@@ -57,11 +71,8 @@ class Answers:
         similar = self.rec.similar(movie_id, n=n, min_ratings=min_ratings)
         return to_json({"movie": self.rec.movie_info(movie_id), "similar": similar})
 
-    def _user_recommendations(
-        self, user_id: int, n: int, genres: tuple[str, ...], year_from: int | None, year_to: int | None
-    ) -> bytes:
-        recs = self.rec.recommend(user_id, n=n, genres=genres, year_from=year_from, year_to=year_to)
-        return to_json({"recommendations": recs})
+    def _user_recommendations(self, user_id: int, **options) -> bytes:
+        return to_json({"recommendations": self.rec.recommend(user_id, **options)})
 
     def clusters(self, k: int, min_ratings: int) -> dict:
         """The cluster report for these settings; concurrent first requests compute it once."""

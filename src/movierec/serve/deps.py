@@ -7,11 +7,14 @@ tests swap in a tiny model with ``app.dependency_overrides``.
 
 from __future__ import annotations
 
+import inspect
+from functools import cache
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 
+from ..errors import ModelError
 from ..recommend.recommender import Recommender
 from . import schemas
 from .answers import Answers
@@ -42,12 +45,22 @@ async def get_answers(request: Request, rec: Rec) -> Answers:
 Cached = Annotated[Answers, Depends(get_answers)]
 
 MovieIdPath = Annotated[int, PathParam(ge=1, le=2**53, description="A MovieLens movie id.")]
-N = Annotated[int, Query(ge=1, le=schemas.MAX_N, description="How many movies.")]
-Genres = Annotated[
-    list[str], Query(max_length=32, description="Keep movies having all of these genres (repeat the parameter).")
-]
-YearFrom = Annotated[int | None, Query(ge=1800, le=2200, description="Oldest release year kept.")]
-YearTo = Annotated[int | None, Query(ge=1800, le=2200, description="Newest release year kept.")]
+Filters = Annotated[schemas.Filters, Query()]  # the GET routes' n, genres, year_from, year_to, explore
+
+
+@cache
+def takes_explore(kind: type) -> bool:
+    """Whether this Recommender's recommend methods take the ``explore`` control."""
+    return all("explore" in inspect.signature(getattr(kind, m)).parameters for m in ("recommend", "recommend_for_ratings"))
+
+
+def recommend_options(rec: Recommender, filters: schemas.Filters) -> dict:
+    """``filters`` as keyword arguments of ``rec.recommend``; an explore value the model cannot
+    use is a 409, not silently dropped."""
+    options = filters.options()
+    if "explore" in options and not takes_explore(type(rec)):
+        raise ModelError("this model has no explore control (it needs a newer movierec); leave explore out")
+    return options
 
 
 def invalid(field: tuple[str | int, ...], message: str) -> HTTPException:

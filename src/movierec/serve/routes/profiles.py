@@ -14,7 +14,7 @@ from ...errors import DataError, UnknownIdError
 from ...recommend.recommender import Recommender
 from .. import schemas
 from ..answers import json_response, to_json
-from ..deps import Genres, MovieIdPath, N, Rec, Store, YearFrom, YearTo, invalid
+from ..deps import Filters, MovieIdPath, Rec, Store, invalid, recommend_options
 from ..store import FeedbackStore
 
 router = APIRouter(tags=["profiles"])
@@ -103,15 +103,7 @@ def unrate(rec: Rec, store: Store, profile_id: ProfileIdPath, movie_id: MovieIdP
 
 
 @router.get("/api/profiles/{profile_id}/recommendations", response_model=schemas.Recommendations)
-def recommend_profile(
-    rec: Rec,
-    store: Store,
-    profile_id: ProfileIdPath,
-    n: N = 10,
-    genres: Genres = [],
-    year_from: YearFrom = None,
-    year_to: YearTo = None,
-) -> Response:
+def recommend_profile(rec: Rec, store: Store, profile_id: ProfileIdPath, filters: Filters) -> Response:
     """Top-N for the profile's stored ratings; empty until it has rated a movie the model knows."""
-    recs = _profile_recommendations(rec, store, profile_id, n=n, genres=genres, year_from=year_from, year_to=year_to)
+    recs = _profile_recommendations(rec, store, profile_id, **recommend_options(rec, filters))
     return json_response(to_json({"recommendations": recs}))

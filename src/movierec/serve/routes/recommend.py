@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 
 from .. import schemas
 from ..answers import json_response, to_json
-from ..deps import Cached, Genres, N, Rec, YearFrom, YearTo
+from ..deps import Cached, Filters, Rec, recommend_options
 
 router = APIRouter(tags=["recommend"])
 
@@ -17,24 +17,17 @@ UserIdPath = Annotated[int, PathParam(ge=0, le=2**53, description="A user id of 
 
 
 @router.get("/api/users/{user_id}/recommendations", response_model=schemas.Recommendations)
-async def recommend_user(
-    answers: Cached,
-    user_id: UserIdPath,
-    n: N = 10,
-    genres: Genres = [],
-    year_from: YearFrom = None,
-    year_to: YearTo = None,
-) -> Response:
+async def recommend_user(answers: Cached, user_id: UserIdPath, filters: Filters) -> Response:
     """Top-N unseen movies for a user of the training data, each with why.
 
     Example: `/api/users/1/recommendations?n=5&genres=Comedy&year_from=1990`
     """
-    return json_response(answers.user_recommendations(user_id, n, tuple(genres), year_from, year_to))
+    return json_response(answers.user_recommendations(user_id, **recommend_options(answers.rec, filters)))
 
 
 @router.post("/api/recommendations", response_model=schemas.Recommendations)
 async def recommend_ratings(rec: Rec, body: schemas.FoldInRequest) -> Response:
     """Top-N for the ratings you post (folded into the model; nothing is stored)."""
     ratings = {r.movie_id: r.rating for r in body.ratings}
-    recs = rec.recommend_for_ratings(ratings, n=body.n, genres=body.genres, year_from=body.year_from, year_to=body.year_to)
+    recs = rec.recommend_for_ratings(ratings, **recommend_options(rec, body))
     return json_response(to_json({"recommendations": recs}))
