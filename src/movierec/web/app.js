@@ -1,13 +1,15 @@
 // movierec web page: search and rate movies, recommendations after each rating, the cluster map.
 // ES modules, no dependencies, no external requests: api.js talks to the server, dom.js builds
-// elements, map.js draws the cluster map. The profile id (the only key to the stored ratings)
-// lives in localStorage so a reload keeps them.
+// elements, stars.js is the rating control, map.js draws the cluster map. The profile id (the
+// only key to the stored ratings) lives in localStorage so a reload keeps them.
 import { api } from "./api.js";
 import { $, describe, el } from "./dom.js";
 import { loadMap, map, setupMap } from "./map.js";
+import { starRow } from "./stars.js";
 
 const PROFILE_KEY = "movierec.profile";
 const PAGE = 10;
+const STARTERS = 8; // well-known movies offered until the visitor has rated this many
 const state = {
   profileId: localStorage.getItem(PROFILE_KEY),
   ratings: new Map(), // movie_id -> {movie, rating}
@@ -15,42 +17,26 @@ const state = {
   query: "",
   offset: 0,
   recsVersion: 0,
+  popular: [], // most rated movies, for the starters
 };
 window.movierec = { state, map }; // for the browser console and the browser tests
 
+// -- movie rows ----------------------------------------------------------------------------------
 function titleButton(movie) {
   return el("button", { class: "title-button", type: "button", text: movie.title, onclick: () => openMovie(movie.movie_id) });
 }
 
-// A row of five star buttons; the pressed state mirrors the stored rating.
+// The star row of a movie; its pressed state mirrors the stored rating.
 function stars(movie, { removable = false } = {}) {
   const current = state.ratings.get(movie.movie_id);
-  const value = current ? current.rating : 0;
-  const group = el("div", { class: "stars", role: "group", "aria-label": `Your rating of ${movie.title}` });
-  for (let s = 1; s <= 5; s++) {
-    const on = value >= s - 0.25;
-    group.append(
-      el("button", {
-        type: "button",
-        class: on ? "on" : "",
-        "data-stars": s,
-        "aria-label": `Rate ${movie.title} ${s} star${s > 1 ? "s" : ""}`,
-        "aria-pressed": value === s ? "true" : "false",
-        text: on ? "★" : "☆",
-        onclick: () => rate(movie, s),
-      }),
-    );
-  }
-  if (removable) {
-    group.append(el("button", { type: "button", class: "remove", "aria-label": `Remove your rating of ${movie.title}`, text: "Remove", onclick: () => unrate(movie) }));
-  }
-  return group;
+  return starRow(movie, current ? current.rating : 0, state.scale, { onRate: rate, onRemove: removable ? unrate : null });
 }
 
 function movieItem(movie, extra = {}) {
   const info = el("div", {}, titleButton(movie), el("p", { class: "meta", text: describe(movie) }));
   const li = el("li", { "data-movie-id": movie.movie_id }, info, extra.right || stars(movie, extra));
   if (extra.below) li.append(extra.below);
+  li._movie = movie; // star rows are redrawn from it when ratings change
   return li;
 }
 
@@ -58,6 +44,7 @@ function movieItem(movie, extra = {}) {
 function applyProfile(profile) {
   state.ratings = new Map(profile.ratings.map((r) => [r.movie_id, { movie: r, rating: r.rating }]));
   renderRatings();
+  renderStarters();
   rerenderStars();
 }
 
@@ -90,7 +77,7 @@ async function rate(movie, value) {
     applyProfile(await api("PUT", `/api/profiles/${encodeURIComponent(id)}/ratings/${movie.movie_id}`, { rating: value }));
     refreshRecommendations();
   } catch (error) {
-    flash($("recs-status"), `Could not save the rating: ${error.message}`);
+    $("recs-status").textContent = `Could not save the rating: ${error.message}`;
   }
 }
 
@@ -99,56 +86,73 @@ async function unrate(movie) {
     applyProfile(await api("DELETE", `/api/profiles/${encodeURIComponent(state.profileId)}/ratings/${movie.movie_id}`));
     refreshRecommendations();
   } catch (error) {
-    flash($("recs-status"), `Could not remove the rating: ${error.message}`);
+    $("recs-status").textContent = `Could not remove the rating: ${error.message}`;
   }
 }
 
 function renderRatings() {
-  const list = $("ratings");
   const items = [...state.ratings.values()].reverse(); // newest first
-  list.replaceChildren(...items.map(({ movie }) => movieItem(movie, { removable: true })));
+  $("ratings").replaceChildren(...items.map(({ movie }) => movieItem(movie, { removable: true })));
   $("ratings-count").textContent = items.length ? `(${items.length})` : "";
   $("ratings-empty").hidden = items.length > 0;
 }
 
-// Star rows elsewhere on the page (search results, recommendations, dialog) follow the ratings.
+// Star rows elsewhere on the page (search results, starters, recommendations, dialog) follow the ratings.
 function rerenderStars() {
-  for (const group of document.querySelectorAll("#search-results .stars, #recs .stars, #movie-rate .stars, #movie-similar .stars")) {
+  for (const group of document.querySelectorAll("#search-results .stars, #starters .stars, #recs .stars, #movie-rate .stars, #movie-similar .stars")) {
     const li = group.closest("[data-movie-id]");
     const movie = li && li._movie;
     if (movie) group.replaceWith(stars(movie));
   }
 }
 
-function flash(node, text) {
-  node.textContent = text;
+// -- starters: well-known movies to rate on a new profile ------------------------------------
+async function loadStarters() {
+  try {
+    state.popular = (await api("GET", `/api/movies/popular?limit=${3 * STARTERS}`)).results;
+  } catch (error) {
+    state.popular = [];
+  }
+  renderStarters();
+}
+
+function renderStarters() {
+  const show = state.ratings.size < STARTERS && state.popular.length > 0;
+  $("starters-section").hidden = !show;
+  if (!show) return;
+  const unrated = state.popular.filter((movie) => !state.ratings.has(movie.movie_id)).slice(0, STARTERS);
+  $("starters").replaceChildren(...unrated.map((movie) => movieItem(movie)));
 }
 
 // -- search ----------------------------------------------------------------------------------
+function setPager(offset, more) {
+  $("search-pager").hidden = offset === 0 && !more;
+  $("search-prev").disabled = offset === 0;
+  $("search-next").disabled = !more;
+}
+
 async function search(offset = 0) {
   const query = $("search-input").value.trim();
   const status = $("search-status");
   if (!query) {
     $("search-results").replaceChildren();
-    $("search-pager").hidden = true;
+    setPager(0, false);
     status.textContent = "";
     return;
   }
   state.query = query;
   state.offset = offset;
   try {
-    const page = await api("GET", `/api/movies?q=${encodeURIComponent(query)}&limit=${PAGE}&offset=${offset}`);
+    // One movie more than a page says whether "More results" has anything to show.
+    const page = await api("GET", `/api/movies?q=${encodeURIComponent(query)}&limit=${PAGE + 1}&offset=${offset}`);
     if (query !== state.query) return; // a newer search is on its way
-    const items = page.results.map((movie) => {
-      const li = movieItem(movie);
-      li._movie = movie;
-      return li;
-    });
-    $("search-results").replaceChildren(...items);
-    status.textContent = page.results.length ? "" : `No movie matches “${query}”.`;
-    $("search-pager").hidden = offset === 0 && page.results.length < PAGE;
-    $("search-prev").disabled = offset === 0;
-    $("search-next").disabled = page.results.length < PAGE;
+    const found = page.results.slice(0, PAGE);
+    const shown = found.length ? found : page.suggestions;
+    $("search-results").replaceChildren(...shown.map((movie) => movieItem(movie)));
+    if (found.length) status.textContent = "";
+    else if (shown.length) status.textContent = `No movie matches “${query}”. Did you mean:`;
+    else status.textContent = `No movie matches “${query}”.`;
+    setPager(offset, page.results.length > PAGE);
   } catch (error) {
     status.textContent = `Search failed: ${error.message}`;
   }
@@ -169,7 +173,15 @@ function filterQuery() {
   const to = $("filter-to").value;
   if (from) params.set("year_from", from);
   if (to) params.set("year_to", to);
+  const explore = $("filter-explore");
+  if (explore.dataset.touched) params.set("explore", explore.value); // else the model's default
   return params.toString();
+}
+
+function showExplore() {
+  const explore = $("filter-explore");
+  explore.dataset.touched = "true";
+  $("explore-value").textContent = Number(explore.value).toFixed(1);
 }
 
 async function refreshRecommendations() {
@@ -191,9 +203,7 @@ async function refreshRecommendations() {
         : null;
       const predicted = el("div", { class: "predicted" });
       if (rec.predicted_rating !== null) predicted.append("predicted ", el("b", { text: `${rec.predicted_rating.toFixed(1)}★` }));
-      const li = movieItem(rec, { below: because, right: el("div", { class: "right" }, predicted, stars(rec)) });
-      li._movie = rec;
-      return li;
+      return movieItem(rec, { below: because, right: el("div", { class: "right" }, predicted, stars(rec)) });
     });
     list.replaceChildren(...items);
     status.textContent = items.length
@@ -223,13 +233,7 @@ async function openMovie(movieId) {
     $("movie-rate").replaceChildren(holder);
     try {
       const similar = await api("GET", `/api/movies/${movieId}/similar?n=8&min_ratings=5`);
-      $("movie-similar").replaceChildren(
-        ...similar.similar.map((s) => {
-          const li = movieItem(s);
-          li._movie = s;
-          return li;
-        }),
-      );
+      $("movie-similar").replaceChildren(...similar.similar.map((s) => movieItem(s)));
     } catch (error) {
       $("movie-similar").replaceChildren(el("li", { class: "status", text: error.message }));
     }
@@ -243,11 +247,13 @@ async function openMovie(movieId) {
 async function start() {
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    clearTimeout(searchTimer); // the typing's search would redraw the results under the visitor
     search(0);
   });
   $("search-input").addEventListener("input", searchSoon);
   $("search-prev").addEventListener("click", () => search(Math.max(0, state.offset - PAGE)));
   $("search-next").addEventListener("click", () => search(state.offset + PAGE));
+  $("filter-explore").addEventListener("input", showExplore);
   $("filters").addEventListener("change", refreshRecommendations);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
   setupMap(openMovie, (movieId) => state.ratings.has(movieId));
@@ -256,10 +262,11 @@ async function start() {
     state.scale = health.rating_scale;
     $("model-info").textContent = `${health.dataset} · ${health.model} · ${health.users.toLocaleString()} users, ${health.movies.toLocaleString()} movies`;
     $("filter-genre").append(...health.genres.filter((g) => !g.startsWith("(")).map((g) => el("option", { value: g, text: g })));
+    $("explore-control").hidden = !health.explore;
   } catch (error) {
     $("model-info").textContent = `Server not ready: ${error.message}`;
   }
-  await loadProfile();
+  await Promise.all([loadProfile(), loadStarters()]);
   renderRatings();
   refreshRecommendations();
   loadMap();

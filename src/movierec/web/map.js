@@ -1,20 +1,39 @@
-// The cluster map: movies as dots on a canvas, coloured by cluster; hover names a dot, a click
-// opens it. The page tells it which movies are rated and what opening a movie does.
+// The cluster map: movies as dots on a canvas, coloured by cluster and labelled with the
+// cluster names; hovering or touching a dot shows its full title, a click or a tap opens it.
+// The canvas is drawn at the device pixel ratio (sharp on phones and high-DPI screens) in CSS
+// pixel units, so dots and hit targets keep their size whatever the width of the page.
 import { api } from "./api.js";
 import { $, el } from "./dom.js";
 
-// Tableau 10: distinguishable colours, also for most colour-blind visitors.
-const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
-export const map = { points: [], scale: null, hover: -1, isRated: () => false };
+// 20 distinct colours (Sasha Trubetskoy's list, most distinct first): no look-alike pairs
+// such as Tableau 20's light/dark twins. Dots get a dark rim so the light ones show.
+const PALETTE = [
+  "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#fabed4",
+  "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000", "#ffd8b1", "#000075", "#a9a9a9",
+];
+const PAD = 14; // CSS px around the dots
+const DOT = 4; // CSS px radius; rated movies and the hovered dot are larger
+const REACH = { mouse: 12, pen: 12, touch: 24 }; // CSS px from a dot that still picks it
+
+export const map = { points: [], clusters: [], hover: -1, isRated: () => false };
+
+export const colour = (cluster) => PALETTE[cluster % PALETTE.length];
+
+// "Drama · Romance (54% of members)" when the report says how well the name fits.
+function clusterName(c) {
+  const name = c.name || `cluster ${c.label}`;
+  return typeof c.support === "number" ? `${name}: ${Math.round(100 * c.support)}% of its movies` : name;
+}
 
 export async function loadMap() {
   const status = $("map-status");
   status.textContent = "Computing clusters (first time only)…";
   try {
     const report = await api("GET", "/api/clusters");
+    map.clusters = report.clusters;
     map.points = report.clusters.flatMap((c) => c.members.map((m) => ({ ...m, cluster: c.label })));
     const legend = report.clusters.map((c) =>
-      el("li", {}, el("span", { class: "swatch", style: `background:${PALETTE[c.label % PALETTE.length]}` }), `${c.name || "cluster " + c.label} (${c.size})`),
+      el("li", {}, el("span", { class: "swatch", style: `background:${colour(c.label)}` }), `${clusterName(c)} (${c.size})`),
     );
     $("map-legend").replaceChildren(...legend);
     status.textContent = `${map.points.length} movies rated at least ${report.min_ratings} times, in ${report.k} clusters (genre purity ${report.purity.value.toFixed(2)}, random clusterings ${report.purity.random_mean.toFixed(2)}).`;
@@ -26,40 +45,74 @@ export async function loadMap() {
 
 export function drawMap() {
   const canvas = $("map");
+  const rect = canvas.getBoundingClientRect();
+  if (!rect.width) return; // not laid out (hidden)
+  const ratio = window.devicePixelRatio || 1;
+  const [width, height] = [rect.width, rect.height];
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
   const ctx = canvas.getContext("2d");
-  const { width, height } = canvas;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
   if (!map.points.length) return;
   const xs = map.points.map((p) => p.x);
   const ys = map.points.map((p) => p.y);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const pad = 16;
-  map.scale = (p) => [pad + ((p.x - x0) / (x1 - x0 || 1)) * (width - 2 * pad), height - pad - ((p.y - y0) / (y1 - y0 || 1)) * (height - 2 * pad)];
+  for (const p of map.points) {
+    p.cx = PAD + ((p.x - x0) / (x1 - x0 || 1)) * (width - 2 * PAD);
+    p.cy = height - PAD - ((p.y - y0) / (y1 - y0 || 1)) * (height - 2 * PAD);
+  }
+  ctx.lineWidth = 0.75;
   map.points.forEach((p, i) => {
-    const [cx, cy] = map.scale(p);
-    p.cx = cx;
-    p.cy = cy;
     const rated = map.isRated(p.movie_id);
     ctx.beginPath();
-    ctx.arc(cx, cy, i === map.hover ? 6 : rated ? 5 : 3, 0, 2 * Math.PI);
-    ctx.fillStyle = PALETTE[p.cluster % PALETTE.length];
-    ctx.globalAlpha = i === map.hover || rated ? 1 : 0.6;
+    ctx.arc(p.cx, p.cy, i === map.hover ? DOT + 3 : rated ? DOT + 1.5 : DOT, 0, 2 * Math.PI);
+    ctx.fillStyle = colour(p.cluster);
+    ctx.globalAlpha = i === map.hover || rated ? 1 : 0.8;
     ctx.fill();
-    if (rated) {
-      ctx.strokeStyle = "#1d1f24";
-      ctx.stroke();
-    }
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = rated || i === map.hover ? "#1d1f24" : "rgba(29, 31, 36, 0.45)";
+    ctx.lineWidth = rated || i === map.hover ? 2 : 0.75;
+    ctx.stroke();
   });
-  ctx.globalAlpha = 1;
+  drawLabels(ctx, width, height);
+}
+
+// Each cluster's name at the median of its dots, on a light halo; a label that would overlap
+// one already drawn moves down a line or two, or is left out (the legend still names it).
+function drawLabels(ctx, width, height) {
+  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  ctx.font = "600 12px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.lineJoin = "round";
+  const placed = [];
+  for (const c of map.clusters) {
+    const members = map.points.filter((p) => p.cluster === c.label);
+    if (!members.length) continue;
+    const text = c.name || `cluster ${c.label}`;
+    const w = ctx.measureText(text).width + 8;
+    const cx = Math.min(Math.max(median(members.map((p) => p.cx)), w / 2), width - w / 2);
+    const cy0 = median(members.map((p) => p.cy));
+    const spot = [0, 16, -16, 32, -32]
+      .map((dy) => Math.min(Math.max(cy0 + dy, 9), height - 9))
+      .find((cy) => !placed.some((b) => Math.abs(b.cx - cx) < (b.w + w) / 2 && Math.abs(b.cy - cy) < 16));
+    if (spot === undefined) continue;
+    placed.push({ cx, cy: spot, w });
+    ctx.strokeStyle = "rgba(252, 251, 248, 0.92)";
+    ctx.lineWidth = 4;
+    ctx.strokeText(text, cx, spot);
+    ctx.fillStyle = "#1d1f24";
+    ctx.fillText(text, cx, spot);
+  }
 }
 
 function nearestPoint(event) {
-  const canvas = $("map");
-  const rect = canvas.getBoundingClientRect();
-  const x = ((event.clientX - rect.left) * canvas.width) / rect.width;
-  const y = ((event.clientY - rect.top) * canvas.height) / rect.height;
+  const rect = $("map").getBoundingClientRect();
+  const x = event.clientX - rect.left;
+  const y = event.clientY - rect.top;
   let best = -1;
-  let bestDistance = 10 * 10 * (canvas.width / rect.width) ** 2;
+  let bestDistance = (REACH[event.pointerType] || REACH.mouse) ** 2;
   map.points.forEach((p, i) => {
     const d = (p.cx - x) ** 2 + (p.cy - y) ** 2;
     if (d < bestDistance) {
@@ -70,35 +123,36 @@ function nearestPoint(event) {
   return best;
 }
 
-// openMovie(movieId) opens a clicked dot; isRated(movieId) marks the visitor's movies.
+function showTip(i, event) {
+  const tip = $("map-tip");
+  if (i !== map.hover) {
+    map.hover = i;
+    drawMap();
+  }
+  if (i < 0) {
+    tip.hidden = true;
+    return;
+  }
+  const rect = $("map").getBoundingClientRect();
+  tip.textContent = map.points[i].title;
+  tip.hidden = false;
+  const x = event.clientX - rect.left;
+  tip.style.left = `${Math.max(0, Math.min(x + 12, rect.width - tip.offsetWidth))}px`;
+  tip.style.top = `${event.clientY - rect.top + 14}px`;
+}
+
+// openMovie(movieId) opens a clicked or tapped dot; isRated(movieId) marks the visitor's movies.
 export function setupMap(openMovie, isRated) {
   map.isRated = isRated;
   const canvas = $("map");
-  const tip = $("map-tip");
-  canvas.addEventListener("mousemove", (event) => {
-    const i = nearestPoint(event);
-    if (i !== map.hover) {
-      map.hover = i;
-      drawMap();
-    }
-    if (i < 0) {
-      tip.hidden = true;
-      return;
-    }
-    const p = map.points[i];
-    const rect = canvas.getBoundingClientRect();
-    tip.textContent = p.title;
-    tip.hidden = false;
-    tip.style.left = `${Math.min(event.clientX - rect.left + 12, rect.width - 160)}px`;
-    tip.style.top = `${event.clientY - rect.top + 12}px`;
+  canvas.addEventListener("pointermove", (event) => {
+    if (event.pointerType !== "touch") showTip(nearestPoint(event), event);
   });
-  canvas.addEventListener("mouseleave", () => {
-    tip.hidden = true;
-    map.hover = -1;
-    drawMap();
-  });
+  canvas.addEventListener("pointerleave", () => showTip(-1));
   canvas.addEventListener("click", (event) => {
-    const i = nearestPoint(event);
+    const i = nearestPoint(event); // a tap is a click with pointerType "touch": a wider reach
+    showTip(i, event);
     if (i >= 0) openMovie(map.points[i].movie_id);
   });
+  new ResizeObserver(() => drawMap()).observe(canvas);
 }
