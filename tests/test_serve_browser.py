@@ -3,6 +3,7 @@ recommendations, reload, and find the ratings kept; /docs renders every operatio
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -13,7 +14,9 @@ import pytest
 import uvicorn
 from serve_support import free_port, tiny_recommender
 
+from movierec.recommend.recommender import Recommender
 from movierec.serve.app import create_app
+from movierec.serve.deps import default_explore
 from movierec.serve.store import FeedbackStore
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -192,9 +195,10 @@ def open_page(page, base: str) -> None:
     page.wait_for_selector("body[data-ready=true]")
 
 
-def contrast(page, selector: str, prop: str, against: str = "#ffffff") -> float:
-    """WCAG contrast ratio of an element's computed colour property against a background."""
-    rgb = page.locator(selector).first.evaluate(f"e => getComputedStyle(e).{prop}")
+def contrast(page, selector: str, prop: str, against: str = "#ffffff", pseudo: str | None = None) -> float:
+    """WCAG contrast ratio of an element's (or its ``pseudo`` element's) computed colour
+    property against a background."""
+    rgb = page.locator(selector).first.evaluate(f"(e, pseudo) => getComputedStyle(e, pseudo).{prop}", pseudo)
     channels = [int(c) for c in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
     other = [int(against[i : i + 2], 16) for i in (1, 3, 5)]
 
@@ -234,13 +238,11 @@ def test_new_visitor_gets_starter_movies_and_half_stars(server, page):
         m["movie_id"] for m in popular[1:9]
     ]
 
-    # Contrast (WCAG 1.4.11: 3:1 for controls): empty and filled stars on white, and a filled
-    # star against an empty star's white inside.
+    # Contrast (WCAG 1.4.11: 3:1 for controls): empty and filled stars' rims on white, and a
+    # filled star's inside against an empty star's (white).
     assert contrast(page, "#starters .half:not(.on) .glyph", "backgroundColor") >= 3
-    assert contrast(page, "#ratings .half.on .glyph", "backgroundColor") >= 3
-    fill = page.locator("#ratings .half.on .glyph").first.evaluate("e => getComputedStyle(e, '::after').backgroundColor")
-    assert fill != "rgb(255, 255, 255)"
-    assert contrast(page, "#ratings .half.on .glyph", "backgroundColor") >= 3
+    assert contrast(page, "#ratings .half.on .glyph", "backgroundColor") >= 3  # the rim
+    assert contrast(page, "#ratings .half.on .glyph", "backgroundColor", pseudo="::after") >= 3  # the fill
 
 
 def test_search_pager_states_and_did_you_mean(server, page):
@@ -306,3 +308,30 @@ def test_map_on_a_phone_is_sharp_and_opens_movies_by_tap(server, browser):
     assert page.locator("#map-tip").inner_text() == point["title"]  # the full title, also on touch
     page.locator("#movie-dialog button[aria-label=Close]").tap()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_explore_slider_reranks_recommendations(server, page):
+    base, _ = server
+    open_page(page, base)
+    control = page.locator("#explore-control")
+    default = default_explore(Recommender)
+    if default is None:  # a Recommender without the control (before issue 12): no slider
+        assert control.is_hidden()
+        return
+    asked: list[str] = []
+    page.on("request", lambda req: asked.append(req.url) if "/recommendations?" in req.url else None)
+    starters = page.locator("#starters > li")
+    for i in range(3):
+        movie = starters.first.get_attribute("data-movie-id")
+        star_button(starters.first, 5).click()
+        page.wait_for_function(f"document.querySelector('#starters > li').dataset.movieId !== '{movie}'")
+    page.wait_for_function("document.querySelectorAll('#recs > li').length === 10 && document.getElementById('recs-status').textContent.startsWith('Based on your 3')")
+    assert control.is_visible() and float(page.locator("#filter-explore").input_value()) == pytest.approx(default)
+    assert not any("explore=" in url for url in asked)  # the model's default until the visitor moves it
+    before = page.locator("#recs > li").evaluate_all("els => els.map(e => e.dataset.movieId)")
+    page.locator("#filter-explore").evaluate(
+        "e => { e.value = 1; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); }"
+    )
+    page.wait_for_function(f"JSON.stringify([...document.querySelectorAll('#recs > li')].map(e => e.dataset.movieId)) !== {json.dumps(json.dumps(before))}")
+    assert any("explore=1" in url for url in asked)
+    assert page.locator("#explore-value").inner_text() == "1.0"

@@ -49,16 +49,20 @@ Filters = Annotated[schemas.Filters, Query()]  # the GET routes' n, genres, year
 
 
 @cache
-def takes_explore(kind: type) -> bool:
-    """Whether this Recommender's recommend methods take the ``explore`` control."""
-    return all("explore" in inspect.signature(getattr(kind, m)).parameters for m in ("recommend", "recommend_for_ratings"))
+def default_explore(kind: type) -> float | None:
+    """The default ``explore`` of this Recommender's recommend methods; None when they have no
+    such control (a movierec before issue 12)."""
+    params = [inspect.signature(getattr(kind, m)).parameters for m in ("recommend", "recommend_for_ratings")]
+    if not all("explore" in p for p in params):
+        return None
+    return float(params[0]["explore"].default)
 
 
 def recommend_options(rec: Recommender, filters: schemas.Filters) -> dict:
     """``filters`` as keyword arguments of ``rec.recommend``; an explore value the model cannot
     use is a 409, not silently dropped."""
     options = filters.options()
-    if "explore" in options and not takes_explore(type(rec)):
+    if "explore" in options and default_explore(type(rec)) is None:
         raise ModelError("this model has no explore control (it needs a newer movierec); leave explore out")
     return options
 

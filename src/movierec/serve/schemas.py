@@ -133,19 +133,25 @@ class Profile(BaseModel):
 class ClusterMember(BaseModel):
     movie_id: int
     title: str
-    x: float = Field(description="Map coordinates: PCA of the normalized movie embeddings.")
+    x: float = Field(description="Map coordinates (see the report's layout).")
     y: float
 
 
 class GenreShare(BaseModel):
     genre: str
-    share: float
+    share: float = Field(description="Share of the cluster's members with this genre.")
+    lift: float | None = Field(None, description="That share over the same share among all clustered movies.")
 
 
 class Cluster(BaseModel):
     label: int = Field(description="0 is the largest cluster.")
     size: int
-    name: str = Field(description="Its most characteristic genres.")
+    name: str = Field(description='Its most characteristic genres, or "Mixed: ..." when no genre set fits.')
+    name_genres: list[str] = Field([], description="The genres the name claims; empty when mixed.")
+    name_support: float | None = Field(None, description="Share of members having every genre of the name.")
+    name_lift: float | None = Field(None, description="name_support over the same share among all clustered movies.")
+    mixed: bool | None = Field(None, description="Whether no genre set names the cluster.")
+    color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$", description="Its colour on the map (as in the PNG).")
     top_genres: list[GenreShare]
     top_titles: list[str]
     mean_rating: float | None
@@ -165,6 +171,9 @@ class Clusters(BaseModel):
     seed: int
     n_movies: int
     n_random: int
+    layout: str | None = Field(None, description='How the map coordinates were made: "tsne" or "pca".')
+    min_support: float | None = Field(None, description="The support a genre name needs, else the cluster is mixed.")
+    min_lift: float | None = None
     purity: Score
     nmi: Score
     clusters: list[Cluster]
@@ -182,4 +191,6 @@ class Health(BaseModel):
     profile_ratings: int
     genres: list[str]
     rating_scale: list[float] = Field(min_length=2, max_length=2, description="Lowest and highest stars.")
-    explore: bool = Field(description="Whether recommendations take the `explore` control (0 to 1).")
+    explore: float | None = Field(
+        description="The default of the recommendations' `explore` control (0 to 1); null when this model has none."
+    )

@@ -1,15 +1,15 @@
 // The cluster map: movies as dots on a canvas, coloured by cluster and labelled with the
-// cluster names; hovering or touching a dot shows its full title, a click or a tap opens it.
+// cluster names (the legend adds how many members bear each name out); hovering or touching a dot shows its full title, a click or a tap opens it.
 // The canvas is drawn at the device pixel ratio (sharp on phones and high-DPI screens) in CSS
 // pixel units, so dots and hit targets keep their size whatever the width of the page.
 import { api } from "./api.js";
 import { $, el } from "./dom.js";
 
-// 20 distinct colours (Sasha Trubetskoy's list, most distinct first): no look-alike pairs
-// such as Tableau 20's light/dark twins. Dots get a dark rim so the light ones show.
+// The clusters' colours come with the report (the same as the PNG's); these 20 (the palette of
+// explore/clusters.py, far apart in CIELAB, no look-alike pairs) serve a report without them.
 const PALETTE = [
-  "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#fabed4",
-  "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000", "#aaffc3", "#808000", "#ffd8b1", "#000075", "#a9a9a9",
+  "#1e78b4", "#f0a51e", "#00e187", "#d20069", "#5a692d", "#e187ff", "#ffb4a5", "#4bd2d2", "#b42d00", "#b4d23c",
+  "#874b69", "#2d5ad2", "#1e8700", "#d2b4f0", "#a5d296", "#a5692d", "#ff87c3", "#0f7869", "#a51e96", "#f06969",
 ];
 const PAD = 14; // CSS px around the dots
 const DOT = 4; // CSS px radius; rated movies and the hovered dot are larger
@@ -17,12 +17,15 @@ const REACH = { mouse: 12, pen: 12, touch: 24 }; // CSS px from a dot that still
 
 export const map = { points: [], clusters: [], hover: -1, isRated: () => false };
 
-export const colour = (cluster) => PALETTE[cluster % PALETTE.length];
+const colours = new Map(); // cluster label -> colour
 
-// "Drama · Romance (54% of members)" when the report says how well the name fits.
-function clusterName(c) {
+export const colour = (cluster) => colours.get(cluster) || PALETTE[cluster % PALETTE.length];
+
+// "Crime · Drama: 64% of its movies (23)" when the report says how well the name fits.
+function legendText(c) {
   const name = c.name || `cluster ${c.label}`;
-  return typeof c.support === "number" ? `${name}: ${Math.round(100 * c.support)}% of its movies` : name;
+  const fit = typeof c.name_support === "number" ? `: ${Math.round(100 * c.name_support)}% of its movies` : "";
+  return `${name}${fit} (${c.size})`;
 }
 
 export async function loadMap() {
@@ -31,12 +34,17 @@ export async function loadMap() {
   try {
     const report = await api("GET", "/api/clusters");
     map.clusters = report.clusters;
+    for (const c of report.clusters) if (c.color) colours.set(c.label, c.color);
     map.points = report.clusters.flatMap((c) => c.members.map((m) => ({ ...m, cluster: c.label })));
     const legend = report.clusters.map((c) =>
-      el("li", {}, el("span", { class: "swatch", style: `background:${colour(c.label)}` }), `${clusterName(c)} (${c.size})`),
+      el("li", {}, el("span", { class: "swatch", style: `background:${colour(c.label)}` }), legendText(c)),
     );
     $("map-legend").replaceChildren(...legend);
-    status.textContent = `${map.points.length} movies rated at least ${report.min_ratings} times, in ${report.k} clusters (genre purity ${report.purity.value.toFixed(2)}, random clusterings ${report.purity.random_mean.toFixed(2)}).`;
+    const layout = { tsne: "t-SNE", pca: "PCA" }[report.layout];
+    status.textContent =
+      `${map.points.length} movies rated at least ${report.min_ratings} times, in ${report.k} clusters ` +
+      `(genre purity ${report.purity.value.toFixed(2)}, random clusterings ${report.purity.random_mean.toFixed(2)})` +
+      (layout ? `; ${layout} map.` : ".");
     drawMap();
   } catch (error) {
     status.textContent = `No map: ${error.message}`;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from .. import schemas
-from ..deps import Rec, Store, takes_explore
+from ..deps import Rec, Store, default_explore
 
 router = APIRouter(tags=["service"])
 
@@ -26,5 +26,5 @@ def health(rec: Rec, store: Store) -> dict:
         "profile_ratings": feedback["ratings"],
         "genres": list(rec.catalog.genre_names),
         "rating_scale": (float(low), float(high)),
-        "explore": takes_explore(type(rec)),
+        "explore": default_explore(type(rec)),
     }
