@@ -9,7 +9,10 @@ import pytest
 from serve_support import TestClient, tiny_recommender
 
 from movierec.serve import schemas
+from movierec.errors import UnknownIdError
+from movierec.recommend.recommender import Recommender
 from movierec.serve.app import MAX_BODY_BYTES, WEB_DIR, create_app, get_recommender, get_store
+from movierec.serve.deps import default_explore
 from movierec.serve.store import FeedbackStore
 
 
@@ -68,6 +71,29 @@ def test_search_is_forgiving_and_paged(client, rec):
     second = client.get("/api/movies", params={"q": "movie", "limit": 3, "offset": 3}).json()["results"]
     page_one = client.get("/api/movies", params={"q": "movie", "limit": 3}).json()["results"]
     assert len(second) == 3 and not {m["movie_id"] for m in second} & {m["movie_id"] for m in page_one}
+
+
+def test_search_with_a_typo_suggests_what_the_cli_suggests(client, rec):
+    title = str(rec.catalog.titles[0])  # "Synthetic Movie 13 (2005)"-like
+    typo = re.sub(r"\s*\(\d{4}\)$", "", title).lower().replace("synthetic", "synthetc")
+    page = client.get("/api/movies", params={"q": typo}).json()
+    schemas.SearchPage.model_validate(page)
+    assert page["results"] == []
+    assert page["suggestions"][0]["title"] == title
+    with pytest.raises(UnknownIdError) as cli:  # the CLI's "no movie titled ...; closest: ..."
+        rec.find_movie(typo)
+    assert [m["title"] for m in page["suggestions"]] == cli.value.candidates
+    found = client.get("/api/movies", params={"q": "synthetic"}).json()
+    assert found["results"] and found["suggestions"] == []
+    assert client.get("/api/movies", params={"q": "qqqqzzzz"}).json()["suggestions"] == []
+
+
+def test_popular_movies_to_start_with(client, rec):
+    page = client.get("/api/movies/popular", params={"limit": 5}).json()
+    schemas.SearchPage.model_validate(page)
+    assert [m["movie_id"] for m in page["results"]] == popular(rec, 5)
+    later = client.get("/api/movies/popular", params={"limit": 5, "offset": 5}).json()["results"]
+    assert [m["movie_id"] for m in later] == popular(rec, 10)[5:]
 
 
 @pytest.mark.parametrize("params, field", [({"q": ""}, "q"), ({"q": "a", "limit": 101}, "limit"), ({"q": "a", "offset": -1}, "offset")])
@@ -130,6 +156,52 @@ def test_user_recommendation_errors(client, rec):
     for n in (0, 101):
         response = client.get(f"/api/users/{first_user(rec)}/recommendations", params={"n": n})
         assert response.status_code == 422 and ("query", "n") in error_fields(response)
+
+
+def test_year_range_out_of_order_is_422_everywhere(client, rec):
+    years = {"year_from": 2010, "year_to": 1990}
+    pid = client.post("/api/profiles", json=[{"movie_id": popular(rec, 1)[0], "rating": 4}]).json()["profile_id"]
+    answers = [
+        client.get(f"/api/users/{first_user(rec)}/recommendations", params=years),
+        client.get(f"/api/profiles/{pid}/recommendations", params=years),
+        client.post("/api/recommendations", json={"ratings": [{"movie_id": popular(rec, 1)[0], "rating": 4}], **years}),
+    ]
+    for response in answers:
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["msg"] == "year_from 2010 is after year_to 1990: swap them"
+    same_year = client.get(f"/api/users/{first_user(rec)}/recommendations", params={"year_from": 2000, "year_to": 2000})
+    assert same_year.status_code == 200
+
+
+@pytest.mark.parametrize("explore", [-0.1, 1.01, "nan", "much"])
+def test_explore_outside_0_to_1_is_422(client, rec, explore):
+    response = client.get(f"/api/users/{first_user(rec)}/recommendations", params={"explore": explore})
+    assert response.status_code == 422 and ("query", "explore") in error_fields(response)
+    body = {"ratings": [{"movie_id": popular(rec, 1)[0], "rating": 4}], "explore": explore}
+    response = client.post("/api/recommendations", json=body)
+    assert response.status_code == 422 and ("body", "explore") in error_fields(response)
+
+
+@pytest.mark.skipif(default_explore(Recommender) is not None, reason="this Recommender has the explore control")
+def test_explore_without_the_control_is_409_and_health_says_so(client, rec):
+    assert client.get("/api/health").json()["explore"] is None
+    response = client.get(f"/api/users/{first_user(rec)}/recommendations", params={"explore": 0.5})
+    assert response.status_code == 409 and "no explore control" in response.json()["detail"]
+
+
+@pytest.mark.skipif(default_explore(Recommender) is None, reason="needs Recommender.recommend(..., explore=) (issue 12)")
+def test_explore_favours_less_rated_movies(client, rec):
+    assert 0 <= client.get("/api/health").json()["explore"] <= 1
+    user = first_user(rec)
+    counts = {}
+    for explore in (0, 1):
+        recs = client.get(f"/api/users/{user}/recommendations", params={"n": 10, "explore": explore}).json()
+        counts[explore] = np.mean([client.get(f"/api/movies/{r['movie_id']}").json()["n_ratings"] for r in recs["recommendations"]])
+    assert counts[1] < counts[0]
+    liked = popular(rec, 4)
+    body = {"ratings": [{"movie_id": m, "rating": 4.5} for m in liked], "n": 10}
+    folded = [client.post("/api/recommendations", json={**body, "explore": x}).json()["recommendations"] for x in (0, 1)]
+    assert [r["movie_id"] for r in folded[0]] != [r["movie_id"] for r in folded[1]]
 
 
 def test_fold_in_recommendations_for_posted_ratings(client, rec):
@@ -251,10 +323,14 @@ def test_large_bodies_are_rejected_with_413(client):
 def test_page_and_docs_need_no_internet(client):
     page = client.get("/")
     assert page.status_code == 200 and "<title>movierec" in page.text
-    for name in ("index.html", "app.js", "app.css"):
+    names = sorted(p.name for p in WEB_DIR.iterdir() if p.suffix in (".html", ".js", ".css"))
+    assert {"index.html", "app.js", "api.js", "map.js", "app.css"} <= set(names)
+    for name in names:
         text = (WEB_DIR / name).read_text()
-        assert not re.search(r"(src|href)=\"(https?:)?//", text) and "cdn" not in text.lower()
+        assert not re.search(r"(src|href)=\"(https?:)?//|https?://", text) and "cdn" not in text.lower()
         assert client.get(f"/static/{name}").status_code == 200
+    for module in re.findall(r'from "\./([\w.]+)"', (WEB_DIR / "app.js").read_text()):
+        assert client.get(f"/static/{module}").headers["content-type"].startswith("text/javascript")
     docs = client.get("/docs").text
     assert "/docs-assets/swagger-ui-bundle.js" in docs and "cdn.jsdelivr" not in docs
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200

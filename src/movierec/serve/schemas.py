@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_N = 100
 MAX_RATINGS = 2000  # ratings in one fold-in request or profile update
@@ -16,6 +17,12 @@ Stars = Annotated[
 ]
 MovieId = Annotated[int, Field(ge=1, le=2**53, description="A MovieLens movie id.")]
 Year = Annotated[int, Field(ge=1800, le=2200)]
+EXPLORE_DESCRIPTION = (
+    "From 0 (the most likely movies first) to 1 (re-ranked towards less-known movies); "
+    "leave it out for the model's default."
+)
+
+
 
 
 class Movie(BaseModel):
@@ -35,6 +42,9 @@ class SearchPage(BaseModel):
     limit: int
     offset: int
     results: list[Movie]
+    suggestions: list[Movie] = Field(
+        [], description="Did you mean: the closest titles when nothing matches the query (a typo), as the CLI suggests."
+    )
 
 
 class Because(BaseModel):
@@ -73,12 +83,34 @@ class RatingValue(BaseModel):
 
 
 class Filters(BaseModel):
-    """The filters of the CLI's recommendations: genres (a movie must have all) and a year range."""
+    """The filters of the CLI's recommendations: genres (a movie must have all), a year range,
+    and how far to explore. Query parameters of the GET routes, fields of the POST bodies."""
 
     n: int = Field(10, ge=1, le=MAX_N, description="How many recommendations.")
-    genres: list[Annotated[str, Field(max_length=64)]] = Field([], max_length=32)
-    year_from: Year | None = None
-    year_to: Year | None = None
+    genres: list[Annotated[str, Field(max_length=64)]] = Field(
+        [], max_length=32, description="Keep movies having all of these genres (in a query: repeat the parameter)."
+    )
+    year_from: Year | None = Field(None, description="Oldest release year kept.")
+    year_to: Year | None = Field(None, description="Newest release year kept.")
+    explore: float | None = Field(None, ge=0, le=1, allow_inf_nan=False, description=EXPLORE_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> "Filters":
+        # A range that keeps nothing is a mistake, not an empty answer (the CLI says so too).
+        if self.year_from is not None and self.year_to is not None and self.year_from > self.year_to:
+            raise PydanticCustomError(
+                "year_range", "year_from {year_from} is after year_to {year_to}: swap them",
+                {"year_from": self.year_from, "year_to": self.year_to},
+            )
+        return self
+
+    def options(self) -> dict:
+        """Keyword arguments of ``Recommender.recommend``: explore only when given."""
+        options = self.model_dump(include={"n", "genres", "year_from", "year_to", "explore"})
+        options["genres"] = tuple(options["genres"])  # hashable: options are cache keys
+        if options["explore"] is None:
+            del options["explore"]
+        return options
 
 
 class FoldInRequest(Filters):
@@ -101,19 +133,25 @@ class Profile(BaseModel):
 class ClusterMember(BaseModel):
     movie_id: int
     title: str
-    x: float = Field(description="Map coordinates: PCA of the normalized movie embeddings.")
+    x: float = Field(description="Map coordinates (see the report's layout).")
     y: float
 
 
 class GenreShare(BaseModel):
     genre: str
-    share: float
+    share: float = Field(description="Share of the cluster's members with this genre.")
+    lift: float | None = Field(None, description="That share over the same share among all clustered movies.")
 
 
 class Cluster(BaseModel):
     label: int = Field(description="0 is the largest cluster.")
     size: int
-    name: str = Field(description="Its most characteristic genres.")
+    name: str = Field(description='Its most characteristic genres, or "Mixed: ..." when no genre set fits.')
+    name_genres: list[str] = Field([], description="The genres the name claims; empty when mixed.")
+    name_support: float | None = Field(None, description="Share of members having every genre of the name.")
+    name_lift: float | None = Field(None, description="name_support over the same share among all clustered movies.")
+    mixed: bool | None = Field(None, description="Whether no genre set names the cluster.")
+    color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$", description="Its colour on the map (as in the PNG).")
     top_genres: list[GenreShare]
     top_titles: list[str]
     mean_rating: float | None
@@ -133,6 +171,9 @@ class Clusters(BaseModel):
     seed: int
     n_movies: int
     n_random: int
+    layout: str | None = Field(None, description='How the map coordinates were made: "tsne" or "pca".')
+    min_support: float | None = Field(None, description="The support a genre name needs, else the cluster is mixed.")
+    min_lift: float | None = None
     purity: Score
     nmi: Score
     clusters: list[Cluster]
@@ -150,3 +191,6 @@ class Health(BaseModel):
     profile_ratings: int
     genres: list[str]
     rating_scale: list[float] = Field(min_length=2, max_length=2, description="Lowest and highest stars.")
+    explore: float | None = Field(
+        description="The default of the recommendations' `explore` control (0 to 1); null when this model has none."
+    )
