@@ -99,6 +99,12 @@ def test_typo_gets_closest_candidates(index: TitleIndex) -> None:
     assert "Forrest Gump (1994)" in str(info.value)
 
 
+def test_typo_in_the_first_word_of_a_long_title_gets_it(index: TitleIndex) -> None:
+    with pytest.raises(UnknownIdError) as info:
+        index.find("satr wars")  # against the whole long key difflib scores it too low
+    assert info.value.candidates[0] == "Star Wars: Episode IV - A New Hope (1977)"
+
+
 def test_partial_title_gets_search_candidates(index: TitleIndex) -> None:
     with pytest.raises(UnknownIdError) as info:
         index.find("Star Wars")

@@ -194,6 +194,12 @@ class TitleIndex:
             ids = np.unique(np.concatenate([self._grams.containing(w) for w in starts]))
             pool = [pool[i] for i in ids.tolist()] or pool
         keys = difflib.get_close_matches(key, pool, n=_N_CANDIDATES, cutoff=0.6)
+        if len(keys) < _N_CANDIDATES:  # a typo in the first words of a long title ("shawshenk")
+            starts: dict[str, list[str]] = {}
+            for k in pool:
+                starts.setdefault(k[: len(key)], []).append(k)
+            close = difflib.get_close_matches(key, list(starts), n=_N_CANDIDATES, cutoff=0.75)
+            keys += [k for start in close for k in starts[start] if k not in keys][: _N_CANDIDATES - len(keys)]
         if not keys:
             return []
         key_ids = np.array([self._key_id[k] for k in keys], np.int64)
