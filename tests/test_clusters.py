@@ -8,14 +8,7 @@ import numpy as np
 import pytest
 
 from movierec import Catalog, DataError
-from movierec.explore.clusters import (
-    choose_k,
-    cluster_movies,
-    coherence,
-    elbow,
-    purity,
-    rarest_genre,
-)
+from movierec.explore.clusters import choose_k, cluster_movies, coherence, elbow, purity, rarest_genre
 from movierec.explore.plot import plot_clusters
 
 GENRES = ("Action", "Animation", "Documentary", "Horror", "Romance", "Western")

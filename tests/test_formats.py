@@ -9,12 +9,7 @@ import pytest
 
 from movierec import Catalog, DataError, Dataset, DataWarning, load
 from movierec.data.catalog import NO_GENRES
-from movierec.data.formats import (
-    genre_strings,
-    pack_release,
-    safe_extract,
-    write_release,
-)
+from movierec.data.formats import genre_strings, pack_release, safe_extract, write_release
 from movierec.data.releases import FORMATS
 
 TITLES = [

@@ -9,13 +9,7 @@ import pytest
 from serve_support import TestClient, tiny_recommender
 
 from movierec.serve import schemas
-from movierec.serve.app import (
-    MAX_BODY_BYTES,
-    WEB_DIR,
-    create_app,
-    get_recommender,
-    get_store,
-)
+from movierec.serve.app import MAX_BODY_BYTES, WEB_DIR, create_app, get_recommender, get_store
 from movierec.serve.store import FeedbackStore
 
 

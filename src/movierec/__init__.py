@@ -7,14 +7,7 @@ from .data.dataset import Dataset
 from .data.download import fetch
 from .data.loading import load
 from .data.vocabulary import Vocabulary
-from .errors import (
-    DataError,
-    DataWarning,
-    DownloadError,
-    ModelError,
-    MovierecError,
-    UnknownIdError,
-)
+from .errors import DataError, DataWarning, DownloadError, ModelError, MovierecError, UnknownIdError
 from .eval.evaluation import evaluate
 from .eval.splits import Split, kfold, last_n, random_holdout, temporal, user_holdout
 from .recommend.recommender import Recommendation, Recommender, SimilarMovie

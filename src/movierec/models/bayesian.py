@@ -29,14 +29,7 @@ from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
 from .baselines import damped_biases
-from .mf import (
-    BiasedMF,
-    Block,
-    biased_predict,
-    biased_scores,
-    design_table,
-    rating_blocks,
-)
+from .mf import BiasedMF, Block, biased_predict, biased_scores, design_table, rating_blocks
 
 
 def sample_side(

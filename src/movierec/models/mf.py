@@ -21,14 +21,7 @@ from ..data.dataset import Dataset
 from ..errors import ModelError
 from ..eval.metrics import rmse
 from ..eval.splits import random_holdout
-from .base import (
-    Callback,
-    RatingModel,
-    TrainingEvent,
-    check_finite,
-    known_rows,
-    resolve_device,
-)
+from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 from .baselines import damped_biases
 
 

@@ -16,14 +16,7 @@ from torch import nn
 
 from ..data.dataset import Dataset
 from ..errors import ModelError
-from .base import (
-    Callback,
-    RatingModel,
-    TrainingEvent,
-    check_finite,
-    known_rows,
-    resolve_device,
-)
+from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 
 
 class DotProduct(nn.Module):
