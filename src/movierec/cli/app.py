@@ -54,8 +54,8 @@ class _Group(TyperGroup):
         except _USAGE_ERRORS as exc:  # a bad option value: one line too, not the usage block
             if type(exc).__name__ == "NoArgsIsHelpError":
                 raise
-            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
-            error(f"{exc.format_message()} (see {where} --help)")
+            where = (exc.ctx or ctx).command_path.split()[1:]  # the program name may be "-c" or a path
+            error(f"{exc.format_message()} (see movierec {' '.join(where)} --help)".replace("  ", " "))
             raise typer.Exit(exc.exit_code) from None
         except (MovierecError, ValueError, OSError) as exc:
             error(str(exc))
