@@ -84,7 +84,7 @@ def test_bad_files_and_values_are_one_line(plain, tmp_path) -> None:
     one_line_error(run("predict", "-m", model, "--pairs", tmp_path), r"pairs file .* is a folder")
     one_line_error(run("train", "-d", folder, "-p", "factors=abc", "-o", tmp_path / "m"),
                    r"factors=abc: expected a whole number")  # fmt: skip
-    one_line_error(run("evaluate", "-d", folder, "--test-fraction", "0"), r"--test-fraction.*0.01<=x<=0.99", 2)
+    one_line_error(run("evaluate", "-d", folder, "--test-fraction", "0"), r"--test-fraction.*0.01", 2)
     first = str(plain[0].movie_vocab.ids[0])
     one_line_error(run("similar", "-m", model, first, "--min-ratings", "100000"), r"lower --min-ratings")
     assert not (tmp_path / "m").exists()
