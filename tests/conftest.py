@@ -1,14 +1,25 @@
-"""Shared fixtures: a seeded rng, a tiny MovieLens-shaped dataset, the shared data folder."""
+"""Shared fixtures: a seeded rng, a tiny MovieLens-shaped dataset, the shared data folder.
+
+First of all, the terminal environment is pinned for the whole run (and the servers it starts):
+Rich reads it once, when a console is built, so the width and colour of the CLI's output must
+not depend on the shell that runs pytest (COLUMNS=40, FORCE_COLOR=1, NO_COLOR=1, ...).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import numpy as np
-import pytest
+for _name in ("FORCE_COLOR", "NO_COLOR", "CLICOLOR_FORCE", "PY_COLORS", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
+              "COLORTERM", "JUPYTER_COLUMNS", "JUPYTER_LINES"):  # fmt: skip
+    os.environ.pop(_name, None)
+os.environ.update(COLUMNS="100", LINES="40", TERM="dumb")
 
-from movierec import Catalog, Dataset
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from movierec import Catalog, Dataset  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("MOVIEREC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -78,7 +78,8 @@ class Server:
 
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            # SIGTERM, not SIGINT: a background job (pytest ... &) ignores SIGINT, and so do its children
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

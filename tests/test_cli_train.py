@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,13 +35,56 @@ def model_dir(release, tmp_path_factory):
     return out
 
 
-def test_train_saves_a_model_with_held_out_metrics(model_dir, release):
+def test_train_fits_every_rating_by_default(model_dir, release):
     data, _ = release
     rec = Recommender.load(model_dir)
     assert rec.info["models"]["rating"]["name"] == "biases"
     assert rec.info["models"]["ranking"]["name"] == "popularity"
-    assert 0 < rec.info["metrics"]["rating"]["rmse"] < 2 and "ndcg@10" in rec.info["metrics"]["ranking"]
+    assert rec.info["metrics"] == {} and not rec.info["training"]["holdout"]
     assert rec.info["counts"]["ratings"] == data.n_ratings
+    # every movie's bias comes from its ratings: a holdout would leave some movies unseen by the model
+    assert rec.rating.n_movies == data.n_movies if hasattr(rec.rating, "n_movies") else True
+
+
+def test_train_holdout_is_opt_in_and_labelled(release, tmp_path):
+    data, folder = release
+    out = tmp_path / "m"
+    args = ["train", "-d", str(folder), "--rating", "biases", "--ranking", "popularity", "--holdout", "0.25", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "Training on 75% of the ratings; 25% held out" in text and "trained on 75% of the ratings" in text
+    rec = Recommender.load(out)
+    assert 0 < rec.info["metrics"]["rating"]["rmse"] < 2 and "ndcg@10" in rec.info["metrics"]["ranking"]
+    assert rec.info["training"]["holdout"] == 0.25 and rec.info["training"]["trained_on_share"] == 0.75
+
+
+def test_train_refuses_to_overwrite_a_model_without_force(model_dir, release, tmp_path):
+    _, folder = release
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    before = (copy / "model.json").read_bytes()
+    args = ["train", "-d", str(folder), "--rating", "biases", "--ranking", "none", "-o", str(copy)]
+    one_line_error(runner.invoke(app, args), "already holds a model: pass --force")
+    assert (copy / "model.json").read_bytes() == before
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    assert "ranking" not in Recommender.load(copy).info["models"]
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_train_checks_the_output_before_training(release, tmp_path, kind):
+    _, folder = release
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("x")
+        pattern = "is a file: expected a folder"
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("x")
+        pattern = "holding other files"
+    result = runner.invoke(app, ["train", "-d", str(folder), "-o", str(out)])
+    one_line_error(result, pattern)
+    assert "Loading" not in result.output and "rating:" not in result.output  # refused before any work
 
 
 def test_train_with_params_seed_and_no_holdout(release, tmp_path):
@@ -60,7 +105,7 @@ def test_train_with_params_seed_and_no_holdout(release, tmp_path):
     [
         (["-p", "nonsense=1"], "no model being trained has a parameter 'nonsense'"),
         (["-p", "epochs"], "expected key=value"),
-        (["-p", "mf.epochs=many"], "expected a int"),
+        (["-p", "mf.epochs=many"], "expected a whole number"),
         (["--rating", "popularity"], "popularity is a ranking model"),
         (["--rating", "none", "--ranking", "none"], "nothing to train"),
         (["--rating", "no-such-model"], "unknown model 'no-such-model'"),

@@ -50,7 +50,7 @@ def run(*args: str):
 def ok_json(*args: str):
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def movie_id(data, title: str) -> int:

@@ -50,14 +50,20 @@ def test_unknown_name(tmp_path):
 
 def test_plain_ratings_csv_with_and_without_movies(tmp_path):
     (tmp_path / "mine.csv").write_text("userId,movieId,rating,note\n1,10,7,a\n1,20,9,b\n2,10,2,c\n")
-    data = load(tmp_path / "mine.csv")
-    assert data.name == "mine" and data.rating_scale == (2.0, 9.0)  # observed range; no timestamp column
+    # No scale given: ratings must look like stars; 7 and 9 do not, and the error names the fix.
+    with pytest.raises(DataError, match=r"mine.csv line 2: rating 7 is not on a star scale of 0 to 5 .*--rating-scale"):
+        load(tmp_path / "mine.csv")
+    data = load(tmp_path / "mine.csv", rating_scale=(1, 10))
+    assert data.name == "mine" and data.rating_scale == (1.0, 10.0)  # no timestamp column
     assert data.timestamps.tolist() == [0, 0, 0] and data.catalog.titles.tolist() == ["Movie 10", "Movie 20"]
     (tmp_path / "films.csv").write_text('movieId,title,genres\n10,"Ten, The (2000)",Drama\n20,Twenty (2001),Comedy|Drama\n30,Thirty,Horror\n')
-    data = load(tmp_path / "mine.csv", movies=tmp_path / "films.csv")
+    data = load(tmp_path / "mine.csv", movies=tmp_path / "films.csv", rating_scale=(1, 10))
     assert len(data.catalog) == 3 and data.catalog.movie(0)["title"] == "Ten, The (2000)"
     with pytest.raises(DataError, match=r"mine.csv line 2: expected a rating from 1 to 5, found 7 \(2 such ratings\)"):
         load(tmp_path / "mine.csv", rating_scale=(1, 5))
+    (tmp_path / "typo.csv").write_text("userId,movieId,rating\n1,10,4\n1,20,40\n2,10,0.5\n")
+    with pytest.raises(DataError, match=r"typo.csv line 3: rating 40 is not on a star scale .*ratings run from 0.5 to 40"):
+        load(tmp_path / "typo.csv")
     with pytest.raises(DataError, match="movies file .*nope.csv does not exist"):
         load(tmp_path / "mine.csv", movies=tmp_path / "nope.csv")
 

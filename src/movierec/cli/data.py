@@ -9,6 +9,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..data.dataset import Dataset
@@ -17,7 +18,20 @@ from ..data.download import local_copy
 from ..data.download import resolve_data_dir as default_data_dir
 from ..data.formats import pack_release, write_release
 from ..data.releases import FORMATS, RELEASES, release
-from .app import DataDirOption, JsonOption, app, console, err_console, group, load_dataset
+from ..errors import DataError
+from .app import (
+    DataDirOption,
+    JsonOption,
+    MoviesOption,
+    RatingScaleOption,
+    app,
+    bold,
+    console,
+    group,
+    load_dataset,
+    say,
+    status,
+)
 
 data_app = group(
     "Download and inspect MovieLens releases.\n\n"
@@ -25,10 +39,6 @@ data_app = group(
 )
 app.add_typer(data_app, name="data")
 
-MoviesOption = Annotated[
-    Path | None,
-    typer.Option("--movies", help="A movies CSV (movieId,title,genres) to go with a plain ratings CSV."),
-]
 
 
 def summarize(data: Dataset) -> dict:
@@ -73,7 +83,8 @@ def list_releases(data_dir: DataDirOption = None, as_json: JsonOption = False) -
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"MovieLens releases (data folder: {folder})")
+    say(f"MovieLens releases (data folder: {bold(folder)})")
+    table = Table()
     for column in ("name", "format", "ratings", "scale", "local"):
         table.add_column(column, justify="right" if column == "ratings" else "left")
     for row in rows:
@@ -96,7 +107,7 @@ def fetch(
     """
     rel = release(name)
     path = fetch_release(rel, data_dir, progress=True)
-    console.print(f"[green]{rel.name}[/green] is at [bold]{path}[/bold]")
+    say(f"[green]{rel.name}[/green] is at {bold(path)}")
 
 
 @data_app.command()
@@ -107,17 +118,19 @@ def info(
     ],
     data_dir: DataDirOption = None,
     movies: MoviesOption = None,
+    rating_scale: RatingScaleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Describe a dataset: users, movies, ratings, density, rating histogram, genres, dates.
 
     Example: [bold]movierec data info ml-latest-small[/bold]  or  [bold]movierec data info my_ratings.csv --json[/bold]
     """
-    facts = summarize(load_dataset(data, data_dir, movies=movies))
+    facts = summarize(load_dataset(data, data_dir, movies=movies, rating_scale=rating_scale))
     if as_json:
         typer.echo(json.dumps(facts, indent=2, ensure_ascii=False))
         return
-    overview = Table(title=f"{facts['name']}  [dim]({facts['source']})[/dim]", show_header=False)
+    say(f"{bold(facts['name'])}  [dim]({escape(facts['source'])})[/dim]")
+    overview = Table(show_header=False)
     overview.add_column(style="bold")
     overview.add_column(justify="right")
     for label, value in (
@@ -159,16 +172,19 @@ def convert(
     zip_: Annotated[bool, typer.Option("--zip", help="Also pack the folder into OUTPUT.zip.")] = False,
     data_dir: DataDirOption = None,
     movies: MoviesOption = None,
+    rating_scale: RatingScaleOption = None,
 ) -> None:
     """Write a dataset in another release layout (e.g. to feed a tool that reads ml-1m files).
 
     Example: [bold]movierec data convert ml-latest-small out/ml-small-dat --format dat --zip[/bold]
     """
-    dataset = load_dataset(data, data_dir, movies=movies)
-    with err_console.status(f"Writing {output}…"):
+    if output.exists() and not output.is_dir():
+        raise DataError(f"{output} is a file: expected a folder (new or existing) for the release files")
+    dataset = load_dataset(data, data_dir, movies=movies, rating_scale=rating_scale)
+    with status(f"Writing {output}…"):
         folder = write_release(dataset, output, fmt)
         packed = pack_release(folder) if zip_ else None
-    console.print(f"Wrote {dataset.n_ratings:,} ratings to [bold]{folder}[/bold]" + (f" and [bold]{packed}[/bold]" if packed else ""))
+    say(f"Wrote {dataset.n_ratings:,} ratings to {bold(folder)}" + (f" and {bold(packed)}" if packed else ""))
 
 
 @data_app.command()
@@ -192,15 +208,16 @@ def cache(
         if as_json:
             typer.echo(json.dumps({"cache": str(cache_dir()), "deleted": count, "bytes": freed}))
         else:
-            console.print(f"Deleted {count} cached load(s), {freed / 2**20:,.1f} MiB, from {cache_dir()}")
+            say(f"Deleted {count} cached load(s), {freed / 2**20:,.1f} MiB, from {bold(cache_dir())}")
         return
     entries = cache_entries()
     if as_json:
         typer.echo(json.dumps({"cache": str(cache_dir()), "entries": entries}, indent=2))
         return
     total = sum(e["bytes"] for e in entries)
-    table = Table(title=f"Parsed data in {cache_dir()}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
-                        f"{total / 2**20:,.1f} MiB")  # fmt: skip
+    say(f"Parsed data in {bold(cache_dir())}: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, "
+        f"{total / 2**20:,.1f} MiB")  # fmt: skip
+    table = Table()
     for column in ("source", "MiB", "written"):
         table.add_column(column, justify="right" if column == "MiB" else "left")
     for e in entries:

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..data.loading import DEFAULT_RELEASE, resolve
@@ -17,8 +18,21 @@ from ..eval import evaluation
 from ..eval.splits import OFFICIAL_SPLITS as OFFICIAL
 from ..eval.splits import SPLIT_NAMES, Split, file_split, make_splits, official_split
 from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
-from .app import DataDirOption, DataOption, JsonOption, app, console, data_notes, err_console, load_dataset
-from .train import parse_params
+from .app import (
+    DataDirOption,
+    DataOption,
+    JsonOption,
+    MoviesOption,
+    RatingScaleOption,
+    app,
+    console,
+    data_notes,
+    describe_dataset,
+    load_dataset,
+    progress,
+    say,
+)
+from .params import parse_params
 
 AUTO = "auto"
 DEFAULT_MODELS = ",".join(dict.fromkeys(("biases", DEFAULT_RATING, "popularity", DEFAULT_RANKING)))
@@ -67,7 +81,10 @@ def evaluate(
     test: Annotated[Path | None, typer.Option("--test", help="Explicit test ratings file (with --train).")] = None,
     folds: Annotated[int, typer.Option(min=2, help="Number of folds of --split kfold.")] = 5,
     test_fraction: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share of ratings held out by random, user and temporal splits.")
+        float,
+        typer.Option(
+            min=0.01, max=0.99, help="Share of ratings held out by random, user and temporal splits, from 0.01 to 0.99."
+        ),
     ] = 0.2,
     last: Annotated[int, typer.Option(min=1, help="Ratings held out per user by --split last.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the split (the models keep their own seeds).")] = 42,
@@ -78,6 +95,8 @@ def evaluate(
         typer.Option("--param", "-p", help="Model parameter as key=value or model.key=value; repeatable."),
     ] = None,
     device: Annotated[str, typer.Option(help="auto (a CUDA GPU when present), cpu or cuda.")] = "auto",
+    movies: MoviesOption = None,
+    rating_scale: RatingScaleOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -114,6 +133,8 @@ def evaluate(
     explicit = train is not None or test is not None
     if explicit and (train is None or test is None):
         raise ValueError("--train and --test go together: give both files, e.g. --train u1.base --test u1.test")
+    if explicit and (movies is not None or rating_scale is not None):
+        raise ValueError("--movies and --rating-scale go with --data; --train/--test files are read as they are")
     if explicit and split != AUTO:
         raise ValueError(f"--train/--test are the split: drop --split {split}")
     if split not in (AUTO, *SPLIT_NAMES, *OFFICIAL):
@@ -121,8 +142,6 @@ def evaluate(
             f"unknown split {split!r}; expected auto, {', '.join(SPLIT_NAMES)}, {', '.join(OFFICIAL)} "
             "(or --train and --test files)"
         )
-    if split in ("random", "user", "temporal", AUTO) and not 0 < test_fraction < 1:
-        raise ValueError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
     resolve_device(device)
     params = parse_params(param or [], {name: name for name in names}, defaults={"device": device})
     params = {name: p for name, p in params.items() if p}
@@ -136,7 +155,7 @@ def evaluate(
         label = ranking_label = f"files {train.name} (train) / {test.name} (test)"
         n_fits = len(names)
     else:
-        dataset = load_dataset(data, data_dir)
+        dataset = load_dataset(data, data_dir, movies=movies, rating_scale=rating_scale)
         if split in OFFICIAL:
             splits = official_split(dataset, resolve(data, data_dir, download=False), split)
             label = ranking_label = f"ml-100k official split {split} ({split}.base / {split}.test)"
@@ -152,28 +171,23 @@ def evaluate(
             label = ranking_label = _describe(split, test_fraction, seed, folds, last)
             n_fits = len(names) * (folds if split == "kfold" else 1)
         if not as_json:
-            console.print(dataset, highlight=False)
+            say(escape(describe_dataset(dataset)))
 
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=err_console if as_json else console,
-        transient=as_json,
+    bars = progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), transient=as_json,
     )
-    with progress:
-        task = progress.add_task("Training", total=n_fits, info="")
+    with bars:
+        task = bars.add_task("Training", total=n_fits, info="")
 
         def report(step: evaluation.Progress) -> None:
             parts = [f"{step.purpose} split"] if step.purpose != "both" else []
             parts += [f"fold {step.fold + 1}/{folds}"] if split == "kfold" else []
             where = step.model + (f" ({', '.join(parts)})" if parts else "")
             if step.event is None:
-                progress.update(task, advance=1, info=f"{where} done")
+                bars.update(task, advance=1, info=f"{where} done")
             else:
-                progress.update(task, info=f"{where} epoch {step.event.epoch}/{step.event.n_epochs}")
+                bars.update(task, info=f"{where} epoch {step.event.epoch}/{step.event.n_epochs}")
 
         result = evaluation.evaluate(
             names,

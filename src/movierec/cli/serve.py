@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 from platformdirs import user_data_dir
+from rich.markup import escape
 
 from ..errors import MovierecError
-from .app import app, console
+from .app import app, console, describe_model, load_model
 
 DEFAULT_DB = Path(user_data_dir("movierec")) / "feedback.sqlite3"
 
@@ -55,7 +56,8 @@ def serve(
         Path,
         typer.Option(
             help="SQLite file keeping visitors' profiles and ratings; "
-            "fold them into the next model with [bold]movierec train --feedback DB[/bold].",
+            f"fold them into the next model with [bold]movierec train --feedback DB[/bold] \\[default: {DEFAULT_DB}].",
+            show_default=False,
         ),
     ] = DEFAULT_DB,
     workers: Annotated[
@@ -77,21 +79,19 @@ def serve(
         from ..serve.app import create_app
     except ImportError as exc:
         raise MovierecError(f"movierec serve needs the serve extra ({exc}); install it: pip install 'movierec[serve]'") from None
-    from ..recommend.recommender import Recommender
     from ..serve.store import FeedbackStore
 
-    with console.status(f"Loading the model in {model}…"):
-        recommender = Recommender.load(model)  # a bad directory fails here, as one line
+    recommender = load_model(model)  # a bad directory fails here, as one line
     FeedbackStore(db).close()  # an unusable --db fails here too
     sock = _listen(host, port)
     bound_port = sock.getsockname()[1]
     url = f"http://{host if ':' not in host else f'[{host}]'}:{bound_port}/"
     console.print(
-        f"[bold]movierec[/bold] serving {recommender!r}\n"
+        f"[bold]movierec[/bold] serving {escape(describe_model(recommender))}\n"
         f"  page: [link={url}]{url}[/link]   API docs: {url}docs\n"
-        f"  ratings kept in {db}\n"
+        f"  ratings kept in {escape(str(db))}\n"
         "Press Ctrl-C to stop.",
-        highlight=False,
+        soft_wrap=True,
     )
     options = dict(log_level="warning", access_log=access_log, timeout_graceful_shutdown=5)
     # uvicorn shuts down gracefully on Ctrl-C / SIGTERM, then re-raises the signal: both are the

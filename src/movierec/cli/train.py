@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..data.loading import DEFAULT_RELEASE
@@ -18,81 +18,30 @@ from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
 from .app import (
     DataDirOption,
     DataOption,
+    ModelOption,
+    MoviesOption,
     TrainingBars,
     app,
+    bold,
+    check_file_output,
+    check_model_output,
     console,
+    describe_dataset,
     err_console,
     load_dataset,
+    load_model,
+    note,
     read_csv_input,
+    say,
 )
+from .params import parse_params
 
 NONE = "none"
 
 
-def _coerce(text: str, default: Any, where: str) -> Any:
-    """``text`` as the type of the parameter's default (``none`` for None where that makes sense)."""
-    low = text.strip().lower()
-    if low in ("none", "null"):
-        return None
-    try:
-        if isinstance(default, bool):
-            if low in ("true", "yes", "1", "on"):
-                return True
-            if low in ("false", "no", "0", "off"):
-                return False
-            raise ValueError
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, str):
-            return text
-        for parse in (int, float):  # default None: a number if it reads as one
-            try:
-                return parse(text)
-            except ValueError:
-                pass
-        return text
-    except ValueError:
-        raise ValueError(f"--param {where}={text}: expected a {type(default).__name__}") from None
-
-
-def parse_params(
-    pairs: list[str], chosen: dict[str, str], defaults: dict[str, Any] | None = None
-) -> dict[str, dict[str, Any]]:
-    """``key=value`` (every chosen model with that parameter) or ``model.key=value`` -> params by kind.
-
-    ``defaults`` (e.g. the --device and --seed options) go to every model whose Config has
-    them, unless a pair set them or they are None.
-    """
-    out: dict[str, dict[str, Any]] = {kind: {} for kind in chosen}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--param {pair!r}: expected key=value or model.key=value, e.g. --param mf.factors=64")
-        target, dot, name = key.strip().rpartition(".")
-        kinds = [k for k, m in chosen.items() if not dot or m == target]
-        if dot and not kinds:
-            raise ValueError(f"--param {pair}: {target!r} is not one of the models being trained ({', '.join(chosen.values())})")
-        applied = False
-        for kind in kinds:
-            config = {f.name: f.default for f in fields(model_class(chosen[kind]).Config) if f.default is not MISSING}
-            if name in config:
-                out[kind][name] = _coerce(value, config[name], key)
-                applied = True
-        if not applied:
-            known = sorted({f.name for m in chosen.values() for f in fields(model_class(m).Config)})
-            raise ValueError(f"--param {pair}: no model being trained has a parameter {name!r}; they have {', '.join(known)}")
-    for kind, model in chosen.items():
-        names = {f.name for f in fields(model_class(model).Config)}
-        for name, value in (defaults or {}).items():
-            if value is not None and name in names:
-                out[kind].setdefault(name, value)
-    return out
-
-
-def _metrics_table(metrics: dict[str, dict[str, Any]], names: dict[str, str]) -> Table:
-    table = Table(title="Held-out metrics", title_justify="left")
+def _metrics_table(metrics: dict[str, dict[str, Any]], names: dict[str, str], share: float) -> Table:
+    title = f"Held-out metrics: {share:.0%} of the ratings, which the saved model did not train on"
+    table = Table(title=title, title_justify="left")
     table.add_column("model")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -107,6 +56,7 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], names: dict[str, str]) ->
 def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to (created).")],
     data: DataOption = DEFAULT_RELEASE,
+    movies: MoviesOption = None,
     rating: Annotated[
         str, typer.Option(help=f"Rating model, which predicts stars, or none. Models: {', '.join(model_names())}.")
     ] = DEFAULT_RATING,
@@ -121,52 +71,59 @@ def train(
             help="Model parameter as key=value (every model that has it) or model.key=value; repeatable.",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the models and of the holdout split \\[default: each model's own; split 42].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the models and of the holdout split \\[default: each model's own; split 42].", show_default=False)] = None,
     device: Annotated[str, typer.Option(help="auto (a CUDA GPU when present), cpu or cuda.")] = "auto",
     holdout: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
             max=0.9,
-            help="Share of ratings held out to measure the models (random for the rating model, per user for "
-            "the ranking model); the models train on the rest.",
+            show_default=False,
+            help="Hold out this share of the ratings (e.g. 0.2) to measure the models: they train on the rest "
+            "(random split for the rating model, per user for the ranking model), so the saved model saw only "
+            "1 - F of the data. Without it the models train on every rating; measure them with "
+            "[bold]movierec evaluate[/bold].",
         ),
-    ] = 0.2,
-    no_holdout: Annotated[bool, typer.Option("--no-holdout", help="Train on every rating; record no metrics.")] = False,
+    ] = None,
+    no_holdout: Annotated[bool, typer.Option("--no-holdout", hidden=True)] = False,  # the default now; kept for old scripts
     feedback: Annotated[
         Path | None,
         typer.Option(help="Feedback database of [bold]movierec serve[/bold]: its visitors' ratings are added as new users."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the model already in --output.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Train a rating model and a ranking model and save them to a model folder.
+    """Train a rating model and a ranking model on every rating given and save them to a model folder.
 
-    By default 20% of the ratings are held out: the models train on the rest, and their RMSE
-    and NDCG@10 on the held-out ratings are printed and recorded in the folder.
+    [bold]--holdout 0.2[/bold] instead keeps 20% of the ratings out of training to print and record the models' RMSE and NDCG@10 on them; the saved model then lacks those ratings. [bold]movierec evaluate[/bold] compares models without that trade-off.
 
-    [bold]--no-holdout[/bold] trains on every rating. Ctrl-C stops early and saves the best model so far.
+    Ctrl-C stops early and saves the best model so far.
 
-    Example: [bold]movierec train --data ml-latest-small -o model[/bold]
-    then [bold]movierec recommend -m model --user 1[/bold]
+    Example: [bold]movierec train --data ml-latest-small -o model[/bold] then [bold]movierec recommend -m model --user 1[/bold]
 
-    Example: [bold]movierec train -d ml-latest-small --rating mf --ranking none -p factors=64 --no-holdout -o mf-model[/bold]
+    Example: [bold]movierec train -d ratings.csv --movies movies.csv --rating mf --ranking none -p factors=64 -o mf-model[/bold]
     """
     from ..models.base import resolve_device
     from ..recommend.recommender import Recommender
 
     chosen = {kind: name for kind, name in (("rating", rating), ("ranking", ranking)) if name.lower() != NONE}
     if not chosen:
-        raise ValueError("--rating and --ranking are both none: nothing to train; name at least one model")
+        raise DataError("--rating and --ranking are both none: nothing to train; name at least one model")
     for kind, name in chosen.items():
         if model_class(name).kind != kind:
             other = model_class(name).kind
-            raise ValueError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
+            raise DataError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
+    if no_holdout and holdout:
+        raise DataError(f"--no-holdout and --holdout {holdout:g} contradict each other; drop one")
     resolve_device(device)  # a missing GPU is one clear line before any loading
     params = parse_params(param or [], chosen, defaults={"seed": seed, "device": device})
-    share = None if no_holdout or holdout == 0 else holdout
+    check_model_output(output, force)
+    share = holdout or None
 
-    dataset = load_dataset(data, data_dir, feedback=feedback)
-    console.print(dataset, highlight=False)
+    dataset = load_dataset(data, data_dir, movies=movies, feedback=feedback)
+    say(escape(describe_dataset(dataset)))
+    if share:
+        say(f"Training on {1 - share:.0%} of the ratings; {share:.0%} held out to measure the models.")
 
     with TrainingBars() as bars:
         rec = Recommender.fit(
@@ -181,12 +138,15 @@ def train(
             on_start=bars.start,
         )
     info = rec.info
+    if share:
+        rec.artifact.training["trained_on_share"] = round(1 - share, 6)  # what `info` tells later readers
     if info["metrics"]:
-        console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}))
+        console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}, share))
     rec.save(output)
     if info["training"].get("interrupted"):
-        err_console.print("[yellow]Stopped early (Ctrl-C):[/yellow] saved the best model reached so far.")
-    console.print(f"Saved the model to [bold]{output}[/bold]. Next: [bold]movierec recommend -m {output} --user 1[/bold]")
+        err_console.print("[yellow]Stopped early (Ctrl-C):[/yellow] saved the best model reached so far.", soft_wrap=True)
+    trained_on = f"{1 - share:.0%} of the ratings" if share else "every rating"
+    say(f"Saved the model (trained on {trained_on}) to {bold(output)}. Next: {bold(f'movierec recommend -m {output} --user 1')}")
 
 
 # -- predict ----------------------------------------------------------------------------------
@@ -215,34 +175,31 @@ def read_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Model folder written by [bold]movierec train -o[/bold].")],
+    model: ModelOption,
     pairs: Annotated[Path, typer.Option("--pairs", help="CSV with a userId,movieId header and one pair per line.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="CSV to write (userId,movieId,prediction) \\[default: stdout].")
+        Path | None, typer.Option("--output", "-o", help="CSV to write (userId,movieId,prediction), or - for stdout \\[default: stdout].", show_default=False)
     ] = None,
 ) -> None:
     """Predict star ratings for (user, movie) pairs with a trained model's rating model.
 
-    A pair whose user or movie the model does not know gets the rating model's fallback
-    (e.g. the movie's bias, or the global mean); how many did is reported.
+    A pair whose user or movie the model does not know gets the rating model's fallback (e.g. the movie's bias, or the global mean); how many did is reported.
 
     Example: [bold]movierec predict -m model --pairs pairs.csv -o predictions.csv[/bold]
     """
-    from ..recommend.recommender import Recommender
-
+    check_file_output(output)
     users, movies = read_pairs(pairs)
-    rec = Recommender.load(model)
+    rec = load_model(model)
     predictions = rec.predict(users, movies)
     unknown = int(((rec.user_vocab.index(users, missing="negative") < 0) | (rec.movie_vocab.index(movies, missing="negative") < 0)).sum())
     frame = pd.DataFrame({"userId": users, "movieId": movies, "prediction": np.round(predictions, 4)})
-    if output is None:
+    if output is None or str(output) == "-":
         frame.to_csv(sys.stdout, index=False)
     else:
         frame.to_csv(output, index=False)
-        console.print(f"Wrote {len(frame):,} predictions to [bold]{output}[/bold].")
+        say(f"Wrote {len(frame):,} predictions to {bold(output)}.")
     if unknown:
-        err_console.print(
-            f"[yellow]Note:[/yellow] {unknown:,} of {len(frame):,} pairs have a user or movie the model does not "
-            "know; they got the rating model's fallback prediction.",
-            highlight=False,
+        note(
+            f"{unknown:,} of {len(frame):,} pairs have a user or movie the model does not know; "
+            "they got the rating model's fallback prediction."
         )

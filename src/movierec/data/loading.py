@@ -45,7 +45,7 @@ from .formats import (
 from .releases import DEFAULT_RELEASE, RELEASES, Release, by_folder
 from .vocabulary import Vocabulary
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a plain CSV off the star scale is an error, not its own scale
 #: Scale and star step of a release folder whose name is not a GroupLens one, by layout.
 _FORMAT_SCALE = {"csv": ((0.5, 5.0), 0.5), "dat": ((0.5, 5.0), 0.5), "100k": ((1.0, 5.0), 1.0)}
 
@@ -148,11 +148,25 @@ def _on_steps(ratings: np.ndarray, step: float) -> bool:
     return bool(np.array_equal(steps, np.rint(steps)))
 
 
+# A plain CSV states no scale: its ratings must look like stars, so that a typo (40 for 4.0)
+# is an error rather than a 0.5-to-40 scale. Other scales are set explicitly.
+STAR_SCALE = (0.0, 5.0)
+SCALE_FIX = "set the scale: --rating-scale LOW,HIGH in movierec (e.g. --rating-scale 1,10), rating_scale=(low, high) in Python"
+
+
 def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
     """The rating scale, after checking every rating is on it (two reductions when all are)."""
     lo, hi = float(np.min(r.ratings)), float(np.max(r.ratings))  # NaN propagates into both
     if scale is None:
         ok, scale = np.isfinite(lo) and np.isfinite(hi), (lo, hi)
+        if ok and not (STAR_SCALE[0] <= lo and hi <= STAR_SCALE[1]):
+            row = np.flatnonzero((r.ratings < STAR_SCALE[0]) | (r.ratings > STAR_SCALE[1]))
+            i = int(row[0])
+            raise DataError(
+                f"{r.label} line {r.line(i)}: rating {r.ratings[i]:g} is not on a star scale of "
+                f"{STAR_SCALE[0]:g} to {STAR_SCALE[1]:g} (ratings run from {lo:g} to {hi:g}; {row.size:,} off that "
+                f"scale); fix the file if it is a typo, or {SCALE_FIX}"
+            )
     else:
         ok = float(scale[0]) <= lo and hi <= float(scale[1])
     if ok and step:
@@ -166,7 +180,7 @@ def _check_scale(r: RawRatings, scale, step) -> tuple[float, float]:
         expected = "a finite rating"
     raise DataError(
         f"{r.label} line {r.line(i)}: expected {expected}, found {r.ratings[i]:g} "
-        f"({row.size:,} such rating{'s' if row.size > 1 else ''}); fix the file or pass rating_scale=(low, high)"
+        f"({row.size:,} such rating{'s' if row.size > 1 else ''}); fix the file, or {SCALE_FIX}"
     )
 
 

@@ -226,6 +226,8 @@ def purity(labels: np.ndarray, genres: np.ndarray, k: int | None = None) -> floa
 
 def rarest_genre(genres: np.ndarray) -> np.ndarray:
     """One label per movie for NMI: its least frequent genre; -1 where it has none."""
+    if genres.shape[1] == 0:  # a catalog without genres (a plain ratings CSV): every movie has none
+        return np.full(genres.shape[0], -1)
     frequency = genres.sum(axis=0)
     masked = np.where(genres, frequency, np.iinfo(np.int64).max)
     return np.where(genres.any(axis=1), masked.argmin(axis=1), -1)
