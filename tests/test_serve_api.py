@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from serve_support import TestClient, tiny_recommender
 
-from movierec.serve import schemas
 from movierec.errors import UnknownIdError
 from movierec.recommend.recommender import Recommender
+from movierec.serve import schemas
 from movierec.serve.app import MAX_BODY_BYTES, WEB_DIR, create_app, get_recommender, get_store
-from movierec.serve.deps import default_explore
 from movierec.serve.store import FeedbackStore
 
 
@@ -182,14 +181,6 @@ def test_explore_outside_0_to_1_is_422(client, rec, explore):
     assert response.status_code == 422 and ("body", "explore") in error_fields(response)
 
 
-@pytest.mark.skipif(default_explore(Recommender) is not None, reason="this Recommender has the explore control")
-def test_explore_without_the_control_is_409_and_health_says_so(client, rec):
-    assert client.get("/api/health").json()["explore"] is None
-    response = client.get(f"/api/users/{first_user(rec)}/recommendations", params={"explore": 0.5})
-    assert response.status_code == 409 and "no explore control" in response.json()["detail"]
-
-
-@pytest.mark.skipif(default_explore(Recommender) is None, reason="needs Recommender.recommend(..., explore=) (issue 12)")
 def test_explore_favours_less_rated_movies(client, rec):
     assert 0 <= client.get("/api/health").json()["explore"] <= 1
     user = first_user(rec)
@@ -289,7 +280,6 @@ def test_clusters_have_members_genres_and_coordinates(client):
 
 def test_clusters_of_a_model_without_embeddings_is_409(store):
     from movierec.data.synthetic import generate
-    from movierec.recommend.recommender import Recommender
 
     flat = Recommender.fit(generate(n_users=60, n_movies=100, n_ratings=900, seed=5).dataset, rating="biases", ranking="popularity")
     app = create_app()

@@ -14,9 +14,8 @@ import pytest
 import uvicorn
 from serve_support import free_port, tiny_recommender
 
-from movierec.recommend.recommender import Recommender
+from movierec.recommend.novelty import DEFAULT_EXPLORE
 from movierec.serve.app import create_app
-from movierec.serve.deps import default_explore
 from movierec.serve.store import FeedbackStore
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -314,10 +313,7 @@ def test_explore_slider_reranks_recommendations(server, page):
     base, _ = server
     open_page(page, base)
     control = page.locator("#explore-control")
-    default = default_explore(Recommender)
-    if default is None:  # a Recommender without the control (before issue 12): no slider
-        assert control.is_hidden()
-        return
+    default = DEFAULT_EXPLORE
     asked: list[str] = []
     page.on("request", lambda req: asked.append(req.url) if "/recommendations?" in req.url else None)
     starters = page.locator("#starters > li")

@@ -10,7 +10,6 @@ Every number printed is measured in this run.
 from __future__ import annotations
 
 import shlex
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -168,52 +167,49 @@ def demo(
         raise DataError(f"--out {out} is a file: expected a folder (new or existing) for the model and the map")
     check_model_output(model_dir, force=True, flag="--out")  # a demo folder is meant to be rerun
     check_file_output(plot_path, "--out", make_folder=True)
-    with warnings.catch_warnings():
-        # PyTorch flags its sparse CSR tensors as "beta" on every use: noise for a demo.
-        warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
-        dataset = load_dataset(data, data_dir)
-        _section(f"1. Data: {data}")
-        say(escape(describe_dataset(dataset)))
+    dataset = load_dataset(data, data_dir)
+    _section(f"1. Data: {data}")
+    say(escape(describe_dataset(dataset)))
 
-        _section(f"2. Held-out metrics: the default models and baselines, trained on {1 - HOLDOUT:.0%} of the ratings")
-        console.print(_comparison(_held_out(dataset)))
+    _section(f"2. Held-out metrics: the default models and baselines, trained on {1 - HOLDOUT:.0%} of the ratings")
+    console.print(_comparison(_held_out(dataset)))
 
-        _section("3. Training the default models on every rating")
-        with TrainingBars() as bars:
-            rec = Recommender.fit(dataset, rating=DEFAULT_RATING, ranking=DEFAULT_RANKING, callback=bars.event,
-                                  on_start=bars.start)
-        say(escape(describe_model(rec)))
+    _section("3. Training the default models on every rating")
+    with TrainingBars() as bars:
+        rec = Recommender.fit(dataset, rating=DEFAULT_RATING, ranking=DEFAULT_RANKING, callback=bars.event,
+                              on_start=bars.start)
+    say(escape(describe_model(rec)))
 
-        user = _sample_user(rec)
-        _section(f"4. Recommendations for user {user}")
-        console.print(recommendation_table(rec.recommend(user, 10), f"Top 10 for user {user} "
-                                            f"(rated {rec.user_ratings(user)[0].size} movies)"))
+    user = _sample_user(rec)
+    _section(f"4. Recommendations for user {user}")
+    console.print(recommendation_table(rec.recommend(user, 10), f"Top 10 for user {user} "
+                                        f"(rated {rec.user_ratings(user)[0].size} movies)"))
 
-        liked = _known(rec, NEW_USER)
-        if liked:
-            _section("5. A new user, without retraining")
-            names = ", ".join(f"{rec.movie_info(m)['title']} {s:g}★" for m, s in liked)
-            say(f"Rated: {escape(names)}")
-            recs = rec.recommend_for_ratings(dict(liked), 10)
-            console.print(recommendation_table(recs, f"Top 10 for a new user who rated {len(liked)} movies"))
+    liked = _known(rec, NEW_USER)
+    if liked:
+        _section("5. A new user, without retraining")
+        names = ", ".join(f"{rec.movie_info(m)['title']} {s:g}★" for m, s in liked)
+        say(f"Rated: {escape(names)}")
+        recs = rec.recommend_for_ratings(dict(liked), 10)
+        console.print(recommendation_table(recs, f"Top 10 for a new user who rated {len(liked)} movies"))
 
-        anchor = _known(rec, ((t, 0.0) for t in SIMILAR_TO))
-        movie = anchor[0][0] if anchor else int(rec.movie_vocab.ids[np.argmax(rec.artifact.movie_counts)])
-        _section("6. Similar movies")
-        console.print(similar_table(rec, movie, rec.similar(movie, 10, min_ratings=min_ratings)))
+    anchor = _known(rec, ((t, 0.0) for t in SIMILAR_TO))
+    movie = anchor[0][0] if anchor else int(rec.movie_vocab.ids[np.argmax(rec.artifact.movie_counts)])
+    _section("6. Similar movies")
+    console.print(similar_table(rec, movie, rec.similar(movie, 10, min_ratings=min_ratings)))
 
-        _section(f"7. Movie clusters (KMeans, k={k}, movies with ≥ {min_ratings} ratings)")
-        with status("Clustering movies and scoring them against random clusterings…"):
-            kind, report = cluster_recommender(rec, k, "auto", min_ratings, seed=0)
-        print_clusters(rec, kind, report)
+    _section(f"7. Movie clusters (KMeans, k={k}, movies with ≥ {min_ratings} ratings)")
+    with status("Clustering movies and scoring them against random clusterings…"):
+        kind, report = cluster_recommender(rec, k, "auto", min_ratings, seed=0)
+    print_clusters(rec, kind, report)
 
-        _section("8. Saved")
-        with status("Saving the model and drawing the cluster map…"):
-            rec.save(model_dir)
-            plot_clusters(report, rec.catalog, plot_path,
-                          title=f"{dataset.name}: {report.n_movies:,} movies with ≥ {min_ratings} ratings, "
-                                f"{k} clusters of {rec.artifact.models()[kind].name} embeddings")
-        say(f"Model: {bold(model_dir)}    Cluster map: {bold(plot_path)}")
+    _section("8. Saved")
+    with status("Saving the model and drawing the cluster map…"):
+        rec.save(model_dir)
+        plot_clusters(report, rec.catalog, plot_path,
+                      title=f"{dataset.name}: {report.n_movies:,} movies with ≥ {min_ratings} ratings, "
+                            f"{k} clusters of {rec.artifact.models()[kind].name} embeddings")
+    say(f"Model: {bold(model_dir)}    Cluster map: {bold(plot_path)}")
     if rec.info["training"].get("interrupted"):
         note("training was stopped early (Ctrl-C): the model saved and shown is partly trained")
     m, d = shlex.quote(str(model_dir)), shlex.quote(data)

@@ -191,6 +191,4 @@ class Health(BaseModel):
     profile_ratings: int
     genres: list[str]
     rating_scale: list[float] = Field(min_length=2, max_length=2, description="Lowest and highest stars.")
-    explore: float | None = Field(
-        description="The default of the recommendations' `explore` control (0 to 1); null when this model has none."
-    )
+    explore: float = Field(description="The default of the recommendations' `explore` control (0 to 1).")

@@ -14,7 +14,7 @@ from ...errors import DataError, UnknownIdError
 from ...recommend.recommender import Recommender
 from .. import schemas
 from ..answers import json_response, to_json
-from ..deps import Filters, MovieIdPath, Rec, Store, invalid, recommend_options
+from ..deps import Filters, MovieIdPath, Rec, Store, invalid
 from ..store import FeedbackStore
 
 router = APIRouter(tags=["profiles"])
@@ -105,5 +105,5 @@ def unrate(rec: Rec, store: Store, profile_id: ProfileIdPath, movie_id: MovieIdP
 @router.get("/api/profiles/{profile_id}/recommendations", response_model=schemas.Recommendations)
 def recommend_profile(rec: Rec, store: Store, profile_id: ProfileIdPath, filters: Filters) -> Response:
     """Top-N for the profile's stored ratings; empty until it has rated a movie the model knows."""
-    recs = _profile_recommendations(rec, store, profile_id, **recommend_options(rec, filters))
+    recs = _profile_recommendations(rec, store, profile_id, **filters.options())
     return json_response(to_json({"recommendations": recs}))

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 
 from .. import schemas
 from ..answers import json_response, to_json
-from ..deps import Cached, Filters, Rec, recommend_options
+from ..deps import Cached, Filters, Rec
 
 router = APIRouter(tags=["recommend"])
 
@@ -22,12 +22,12 @@ async def recommend_user(answers: Cached, user_id: UserIdPath, filters: Filters)
 
     Example: `/api/users/1/recommendations?n=5&genres=Comedy&year_from=1990`
     """
-    return json_response(answers.user_recommendations(user_id, **recommend_options(answers.rec, filters)))
+    return json_response(answers.user_recommendations(user_id, **filters.options()))
 
 
 @router.post("/api/recommendations", response_model=schemas.Recommendations)
 async def recommend_ratings(rec: Rec, body: schemas.FoldInRequest) -> Response:
     """Top-N for the ratings you post (folded into the model; nothing is stored)."""
     ratings = {r.movie_id: r.rating for r in body.ratings}
-    recs = rec.recommend_for_ratings(ratings, **recommend_options(rec, body))
+    recs = rec.recommend_for_ratings(ratings, **body.options())
     return json_response(to_json({"recommendations": recs}))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ...recommend.novelty import DEFAULT_EXPLORE
 from .. import schemas
-from ..deps import Rec, Store, default_explore
+from ..deps import Rec, Store
 
 router = APIRouter(tags=["service"])
 
@@ -26,5 +27,5 @@ def health(rec: Rec, store: Store) -> dict:
         "profile_ratings": feedback["ratings"],
         "genres": list(rec.catalog.genre_names),
         "rating_scale": (float(low), float(high)),
-        "explore": default_explore(type(rec)),
+        "explore": DEFAULT_EXPLORE,
     }
