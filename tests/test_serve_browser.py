@@ -272,7 +272,7 @@ def test_search_pager_states_and_did_you_mean(server, page):
     page.get_by_label("Title").fill("synthetic movie 13")  # fewer than a page: no pager at all
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelectorAll('#search-results > li').length < 10")
-    assert pager.is_hidden()
+    pager.wait_for(state="hidden", timeout=5000)  # the list may show before the pager is updated
 
     title = httpx.get(f"{base}/api/movies", params={"q": "synthetic movie 13", "limit": 1}).json()["results"][0]["title"]
     page.get_by_label("Title").fill("synthetc movie 13")
@@ -292,7 +292,7 @@ def test_map_on_a_phone_is_sharp_and_opens_movies_by_tap(server, browser):
                          " return {w: c.width, h: c.height, cw: r.width, ch: r.height}; })()")  # fmt: skip
     assert size["w"] == round(size["cw"] * 3) and size["h"] == round(size["ch"] * 3)  # drawn at the pixel ratio
     assert size["cw"] <= 390
-    # A tap 12+ px beside a dot (the old reach was 10 px) opens that dot's movie: the dot whose
+    # A tap more than 10 px beside a dot (the old reach) opens that dot's movie: the dot whose
     # nearest neighbour is farthest, tapped less than half that distance away.
     lonely, gap = page.evaluate(
         """() => { const ps = movierec.map.points, gaps = ps.map((p) => Math.min(...ps.filter((q) => q !== p)
@@ -300,7 +300,7 @@ def test_map_on_a_phone_is_sharp_and_opens_movies_by_tap(server, browser):
                    const i = gaps.indexOf(Math.max(...gaps)); return [i, gaps[i]]; }"""
     )
     offset = min(20, gap / 2 - 1)
-    assert offset >= 12, f"the map's most isolated dot is only {gap:.0f} px from another"
+    assert offset > 10, f"the map's most isolated dot is only {gap:.0f} px from another"
     point = map_point(page, lonely)
     page.touchscreen.tap(point["x"] + (offset if point["x"] < 195 else -offset), point["y"])
     page.wait_for_function(f"document.getElementById('movie-title').textContent === {point['title']!r}")
