@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +17,10 @@ from ..data.loading import DEFAULT_RELEASE, resolve
 from ..eval import evaluation
 from ..eval.splits import OFFICIAL_SPLITS as OFFICIAL
 from ..eval.splits import SPLIT_NAMES, Split, file_split, make_splits, official_split
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
+from ..models import DEFAULT_RANKING, DEFAULT_RATING, make_model, model_class, model_names
 from .app import DataDirOption, DataOption, JsonOption, app, console, data_notes, err_console, load_dataset
+from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine
+from .spark import session as spark_session
 from .train import parse_params
 
 AUTO = "auto"
@@ -80,6 +83,9 @@ def evaluate(
     device: Annotated[str, typer.Option(help="auto (a CUDA GPU when present), cpu or cuda.")] = "auto",
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
+    engine: EngineOption = "local",
+    spark_master: MasterOption = DEFAULT_MASTER,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Train several models on the same split(s) and print their metrics in one table.
 
@@ -99,6 +105,8 @@ def evaluate(
     Example: [bold]movierec evaluate -d ml-100k -m mf --split u1 -p mf.epochs=10[/bold]
 
     Example: [bold]movierec evaluate -m biases,mf --train train.csv --test test.csv[/bold]
+
+    Example, mf and ials trained by Spark MLlib ALS: [bold]movierec evaluate --engine spark -m mf,ials[/bold]
     """
     from ..models.base import resolve_device
 
@@ -109,6 +117,12 @@ def evaluate(
         raise ValueError(f"--models {models}: each model may appear once")
     for name in names:
         model_class(name)  # unknown names: one clear line before anything loads
+    on_spark = check_engine(engine)
+    if on_spark:
+        from ..spark.als import SPARK_MODELS, make_spark_model
+
+        if set(names) - set(SPARK_MODELS):
+            raise ValueError(f"--engine spark evaluates {' and '.join(SPARK_MODELS)} (Spark MLlib ALS); got --models {models}")
     split = split.strip().lower()
     explicit = train is not None or test is not None
     if explicit and (train is None or test is None):
@@ -122,7 +136,8 @@ def evaluate(
         )
     if split in ("random", "user", "temporal", AUTO) and not 0 < test_fraction < 1:
         raise ValueError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
-    resolve_device(device)
+    if not on_spark:
+        resolve_device(device)
     params = parse_params(param or [], {name: name for name in names}, defaults={"device": device})
     params = {name: p for name, p in params.items() if p}
 
@@ -162,7 +177,7 @@ def evaluate(
         console=err_console if as_json else console,
         transient=as_json,
     )
-    with progress:
+    with spark_session(spark_master, spark_conf) if on_spark else nullcontext(), progress:
         task = progress.add_task("Training", total=n_fits, info="")
 
         def report(step: evaluation.Progress) -> None:
@@ -184,6 +199,7 @@ def evaluate(
             split_name=label,
             ranking_split_name=ranking_label,
             progress=report,
+            make=make_spark_model if on_spark else make_model,
         )
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))

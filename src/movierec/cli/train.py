@@ -25,6 +25,8 @@ from .app import (
     load_dataset,
     read_csv_input,
 )
+from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine, spark_models
+from .spark import train as train_on_spark
 
 NONE = "none"
 
@@ -138,6 +140,9 @@ def train(
         typer.Option(help="Feedback database of [bold]movierec serve[/bold]: its visitors' ratings are added as new users."),
     ] = None,
     data_dir: DataDirOption = None,
+    engine: EngineOption = "local",
+    spark_master: MasterOption = DEFAULT_MASTER,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Train a rating model and a ranking model and save them to a model folder.
 
@@ -150,6 +155,9 @@ def train(
     then [bold]movierec recommend -m model --user 1[/bold]
 
     Example: [bold]movierec train -d ml-latest-small --rating mf --ranking none -p factors=64 --no-holdout -o mf-model[/bold]
+
+    Example, on Spark (mf and ials by Spark MLlib ALS; the same model folder):
+    [bold]movierec train --engine spark --spark-master "local-cluster[2,1,1024]" -d ratings.parquet -o model[/bold]
     """
     from ..models.base import resolve_device
     from ..recommend.recommender import Recommender
@@ -161,9 +169,19 @@ def train(
         if model_class(name).kind != kind:
             other = model_class(name).kind
             raise ValueError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
-    resolve_device(device)  # a missing GPU is one clear line before any loading
+    spark = check_engine(engine)
+    if spark:
+        chosen = spark_models(chosen, feedback)
+    else:
+        resolve_device(device)  # a missing GPU is one clear line before any loading
     params = parse_params(param or [], chosen, defaults={"seed": seed, "device": device})
     share = None if no_holdout or holdout == 0 else holdout
+    if spark:
+        info = train_on_spark(output, data, data_dir, chosen, params, share, seed, spark_master, spark_conf)
+        if info["metrics"]:
+            console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}))
+        console.print(f"Saved the model to [bold]{output}[/bold]. Next: [bold]movierec recommend -m {output} --user 1[/bold]")
+        return
 
     dataset = load_dataset(data, data_dir, feedback=feedback)
     console.print(dataset, highlight=False)

@@ -17,6 +17,8 @@ from rich.text import Text
 from ..errors import DataError
 from ..recommend.titles import short_title
 from .app import JsonOption, app, console, err_console, read_csv_input
+from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine
+from .spark import recommend_all as recommend_on_spark
 
 if TYPE_CHECKING:
     from ..explore.clusters import ClusterReport, KChoice
@@ -189,6 +191,9 @@ def recommend(
     year_to: Annotated[int | None, typer.Option(help="Only movies released in or before this year.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Batch mode: CSV to write \\[default: stdout].")] = None,
     as_json: JsonOption = False,
+    engine: EngineOption = "local",
+    spark_master: MasterOption = DEFAULT_MASTER,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Recommend movies someone has not seen, each with the reason ("because you rated ...").
 
@@ -201,6 +206,9 @@ def recommend(
     or [bold]movierec recommend -m model --ratings my_ratings.csv[/bold] (columns movieId or title, and rating).
 
     Example, every user at once: [bold]movierec recommend -m model --users all -n 10 -o top10.csv[/bold]
+
+    Example, every user scored on Spark, as Parquet part files:
+    [bold]movierec recommend -m model --engine spark --spark-master "local[4]" --users all -o recs.parquet[/bold]
     """
     modes = [name for name, given in (("--user", user is not None), ("--rated/--ratings", bool(rated) or ratings is not None), ("--users", users is not None)) if given]
     if len(modes) != 1:
@@ -211,6 +219,11 @@ def recommend(
     if year_from is not None and year_to is not None and year_from > year_to:
         raise DataError(f"--year-from {year_from} is after --year-to {year_to}: swap them")
     pairs = parse_rated(rated or []) + (read_ratings_file(ratings) if ratings is not None else [])
+    if check_engine(engine):
+        if users is None:
+            raise DataError("--engine spark scores every user at once: pass --users all -o FOLDER (or drop --engine)")
+        recommend_on_spark(model, users, n, output, spark_master, spark_conf)
+        return
     rec = _load(model)
     if users is not None:
         if genre or year_from is not None or year_to is not None:
