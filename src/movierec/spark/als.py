@@ -37,6 +37,7 @@ from .session import spark_errors
 
 DAMPING = 5.0  # bias shrinkage, as mf's own initialisation (baselines.damped_biases)
 REG_GRID = (0.5, 1.0, 2.0)  # reg multipliers tried on the validation slice
+BIAS_ROUNDS = 2  # biases, factors, then biases of what factors leave and factors again: near mf's joint fit
 CHECKPOINT_INTERVAL = 5  # ALS iterations between checkpoints (truncates the lineage)
 MAX_ID = 2**31 - 1  # Spark ALS keys users and items by Java int
 
@@ -67,10 +68,16 @@ def _collect_column(frame, key: str, value: str, keys: np.ndarray) -> np.ndarray
     return out
 
 
-def _als(**params: Any):
+def _als(ratings, **params: Any):
+    """An ALS estimator with one block of users and of movies per core of the cluster (Spark's
+    advice; its default of 10 costs small data dearly in task overhead)."""
     from pyspark.ml.recommendation import ALS
 
-    return ALS(userCol="u", itemCol="m", ratingCol="r", checkpointInterval=CHECKPOINT_INTERVAL, **params)
+    blocks = max(2, ratings.sparkSession.sparkContext.defaultParallelism)
+    return ALS(
+        userCol="u", itemCol="m", ratingCol="r", checkpointInterval=CHECKPOINT_INTERVAL,
+        numUserBlocks=blocks, numItemBlocks=blocks, **params,
+    )
 
 
 def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callback: Callback | None = None):
@@ -90,22 +97,34 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
         mean = ratings.agg(F.avg("r")).first()[0]
         if mean is None:
             raise ModelError("cannot train mf on a dataset without ratings")
-        movie_bias = ratings.groupBy("m").agg((F.sum(F.col("r") - mean) / (F.count("*") + DAMPING)).alias("bm"))
-        with_movie = ratings.join(movie_bias, "m")
-        user_bias = with_movie.groupBy("u").agg((F.sum(F.col("r") - mean - F.col("bm")) / (F.count("*") + DAMPING)).alias("bu"))
-        residuals = with_movie.join(user_bias, "u").select("u", "m", (F.col("r") - mean - F.col("bm") - F.col("bu")).alias("r"))
-        residuals = residuals.persist()
-        reg, tried = c.reg, {}
-        if c.validation > 0:
-            fit_on, held = residuals.randomSplit([1 - c.validation, c.validation], seed=c.seed)
-            for step, factor in enumerate(REG_GRID, 1):
-                model = _als(rank=c.factors, maxIter=c.epochs, regParam=c.reg * factor, seed=c.seed, coldStartStrategy="drop").fit(fit_on)
-                err = model.transform(held).agg(F.sqrt(F.avg((F.col("prediction") - F.col("r")) ** 2))).first()[0]
-                tried[c.reg * factor] = float("nan") if err is None else float(err)
-                if callback is not None:
-                    callback(TrainingEvent(step, len(REG_GRID) + 1, float("nan"), tried[c.reg * factor]))
-            reg = min(tried, key=lambda r: np.inf if np.isnan(tried[r]) else tried[r])
-        model = _als(rank=c.factors, maxIter=c.epochs, regParam=reg, seed=c.seed).fit(residuals)
+        reg, tried, model = c.reg, {}, None
+        for round_ in range(BIAS_ROUNDS):
+            # Biases of what the factors do not explain yet (nothing, in the first round).
+            if model is not None:
+                movie_bias.unpersist()
+                user_bias.unpersist()
+            dots = model.transform(ratings).withColumnRenamed("prediction", "dot") if model else ratings.withColumn("dot", F.lit(0.0))
+            movie_bias = dots.groupBy("m").agg((F.sum(F.col("r") - mean - F.col("dot")) / (F.count("*") + DAMPING)).alias("bm"))
+            with_movie = dots.join(movie_bias, "m")
+            user_bias = with_movie.groupBy("u").agg(
+                (F.sum(F.col("r") - mean - F.col("bm") - F.col("dot")) / (F.count("*") + DAMPING)).alias("bu")
+            )
+            movie_bias, user_bias = movie_bias.persist(), user_bias.persist()
+            residuals = ratings.join(movie_bias, "m").join(user_bias, "u")
+            residuals = residuals.select("u", "m", (F.col("r") - mean - F.col("bm") - F.col("bu")).alias("r")).persist()
+            if round_ == 0 and c.validation > 0:
+                fit_on, held = residuals.randomSplit([1 - c.validation, c.validation], seed=c.seed)
+                for step, factor in enumerate(REG_GRID, 1):
+                    trial = _als(fit_on, rank=c.factors, maxIter=c.epochs, regParam=c.reg * factor, seed=c.seed, coldStartStrategy="drop").fit(fit_on)
+                    err = trial.transform(held).agg(F.sqrt(F.avg((F.col("prediction") - F.col("r")) ** 2))).first()[0]
+                    tried[c.reg * factor] = float("nan") if err is None else float(err)
+                    if callback is not None:
+                        callback(TrainingEvent(step, len(REG_GRID) + BIAS_ROUNDS, float("nan"), tried[c.reg * factor]))
+                reg = min(tried, key=lambda r: np.inf if np.isnan(tried[r]) else tried[r])
+            model = _als(residuals, rank=c.factors, maxIter=c.epochs, regParam=reg, seed=c.seed).fit(residuals)
+            residuals.unpersist()
+            if callback is not None:
+                callback(TrainingEvent(len(tried) + round_ + 1, len(tried) + BIAS_ROUNDS, float("nan"), tried.get(reg)))
         state = {
             "mean": np.asarray(mean, np.float32),
             "user_bias": _collect_column(user_bias, "u", "bu", user_keys),
@@ -115,9 +134,8 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
             "n_users": np.asarray(user_keys.size, np.int64),
             "n_movies": np.asarray(movie_keys.size, np.int64),
         }
-        residuals.unpersist()
-    if callback is not None:
-        callback(TrainingEvent(len(tried) + 1, len(tried) + 1, float("nan"), tried.get(reg)))
+        movie_bias.unpersist()
+        user_bias.unpersist()
     # The chosen reg is what the factors were fitted with: fold-in of new users uses it too.
     return replace(c, reg=reg), state
 
@@ -145,7 +163,7 @@ def fit_ials(ratings, config, scale: float, user_keys: np.ndarray, movie_keys: n
         per_user = (weighted / n_users + c.unobserved_weight * movie_keys.size) ** c.frequency_exponent
         reg_param = c.regularization * per_user / c.unobserved_weight / (positive / n_users)
         model = _als(
-            rank=c.factors, maxIter=c.iterations, regParam=reg_param, implicitPrefs=True,
+            implicit, rank=c.factors, maxIter=c.iterations, regParam=reg_param, implicitPrefs=True,
             alpha=1.0 / c.unobserved_weight, seed=c.seed,
         ).fit(implicit.select("u", "m", "r"))
         state = {
