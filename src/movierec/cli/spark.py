@@ -61,12 +61,11 @@ def spark_models(chosen: dict[str, str], feedback: Path | None) -> dict[str, str
 
 @contextmanager
 def session(master: str, conf: list[str] | None):
-    """A Spark session for one command (Spark's own start-up lines go to stderr)."""
+    """A Spark session for one command (the JVM's own start-up lines go to stderr)."""
     from ..spark.session import parse_conf, spark_session
 
     # PySpark 4 warns about pandas 3 on every DataFrame; movierec's Spark paths exchange Arrow tables.
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-    err_console.print(f"Starting Spark ({master})…", highlight=False)
     with spark_session(master, parse_conf(conf)) as spark:
         yield spark
 

@@ -87,7 +87,8 @@ def read_ratings(spark: Any, data: str, data_dir: Path | None = None) -> Ratings
         )
         raw_movies = _read_movies(spark, movies_path) if movies_path else None
     release = by_folder(Path(path).parent.name) if fmt != "folder" else by_folder(Path(path).name)
-    dataset = from_raw(raw, release.name if release else Path(path).stem, release.rating_scale if release else None, path, raw_movies)
+    folder = Path(path).parent.name if Path(path).name.startswith("ratings.") else Path(path).stem
+    dataset = from_raw(raw, release.name if release else folder, release.rating_scale if release else None, path, raw_movies)
     frame = frame.select("u", "m", "r", "t")
     if dataset.n_ratings < raw.ratings.size:  # duplicate pairs: keep the latest, as the driver did
         from pyspark.sql import functions as F

@@ -166,6 +166,8 @@ def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
         "spark.ui.showConsoleProgress": "false",
         "spark.ui.enabled": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # The driver collects every rating (the model folder holds them) and the factors, by design.
+        "spark.driver.maxResultSize": "0",
         "spark.local.dir": str(scratch / "local"),
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{scratch / 'log4j2.properties'}",
         "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{scratch / 'log4j2.properties'}",
