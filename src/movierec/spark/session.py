@@ -129,6 +129,9 @@ def _is_spark_error(exc: BaseException) -> bool:
 def first_line(exc: BaseException) -> str:
     """The informative line of a (possibly Java) exception: no stack trace, no JVM frames."""
     text = str(getattr(exc, "desc", None) or exc).strip()
+    raised = re.findall(r"^(\w+(?:Error|Exception): .+)$", text, re.MULTILINE)  # a Python worker's own error
+    if "Traceback" in text and raised:
+        return raised[-1].strip()[:500]
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith(("at ", "JVM stacktrace", "Traceback", "---")):
@@ -174,6 +177,9 @@ def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = No
         CHECKPOINT_CONF: checkpoint,
     }
     if is_local(master):
+        # local-cluster executors start Python workers from PYSPARK_PYTHON, not spark.pyspark.python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        settings["spark.executorEnv.PYSPARK_PYTHON"] = sys.executable
         settings["spark.pyspark.python"] = sys.executable
         settings["spark.pyspark.driver.python"] = sys.executable
         if os.environ.get("PYTHONPATH"):
