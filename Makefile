@@ -15,7 +15,7 @@ $(BIN)/movierec: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel first: a bare `torch` could pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[serve]' --group test
+	$(BIN)/pip install -q -e '.[serve,spark]' --group test
 	@touch $@
 
 venv: $(BIN)/movierec

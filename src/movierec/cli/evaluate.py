@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from ..data.loading import DEFAULT_RELEASE, resolve
 from ..eval import evaluation
 from ..eval.splits import OFFICIAL_SPLITS as OFFICIAL
 from ..eval.splits import SPLIT_NAMES, Split, file_split, make_splits, official_split
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
+from ..models import DEFAULT_RANKING, DEFAULT_RATING, make_model, model_class, model_names
 from .app import (
     DataDirOption,
     DataOption,
@@ -33,6 +34,8 @@ from .app import (
     say,
 )
 from .params import parse_params
+from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine
+from .spark import session as spark_session
 
 AUTO = "auto"
 DEFAULT_MODELS = ",".join(dict.fromkeys(("biases", DEFAULT_RATING, "popularity", DEFAULT_RANKING)))
@@ -99,6 +102,9 @@ def evaluate(
     rating_scale: RatingScaleOption = None,
     data_dir: DataDirOption = None,
     as_json: JsonOption = False,
+    engine: EngineOption = "local",
+    spark_master: MasterOption = DEFAULT_MASTER,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Train several models on the same split(s) and print their metrics in one table.
 
@@ -119,6 +125,8 @@ def evaluate(
     Example: [bold]movierec evaluate -d ml-100k -m mf --split u1 -p mf.epochs=10[/bold]
 
     Example: [bold]movierec evaluate -m biases,mf --train train.csv --test test.csv[/bold]
+
+    Example, mf and ials trained by Spark MLlib ALS: [bold]movierec evaluate --engine spark -m mf,ials[/bold]
     """
     from ..models.base import resolve_device
 
@@ -129,6 +137,12 @@ def evaluate(
         raise ValueError(f"--models {models}: each model may appear once")
     for name in names:
         model_class(name)  # unknown names: one clear line before anything loads
+    on_spark = check_engine(engine)
+    if on_spark:
+        from ..spark.als import SPARK_MODELS, make_spark_model
+
+        if set(names) - set(SPARK_MODELS):
+            raise ValueError(f"--engine spark evaluates {' and '.join(SPARK_MODELS)} (Spark MLlib ALS); got --models {models}")
     split = split.strip().lower()
     explicit = train is not None or test is not None
     if explicit and (train is None or test is None):
@@ -142,7 +156,8 @@ def evaluate(
             f"unknown split {split!r}; expected auto, {', '.join(SPLIT_NAMES)}, {', '.join(OFFICIAL)} "
             "(or --train and --test files)"
         )
-    resolve_device(device)
+    if not on_spark:
+        resolve_device(device)
     params = parse_params(param or [], {name: name for name in names}, defaults={"device": device})
     params = {name: p for name, p in params.items() if p}
 
@@ -177,7 +192,7 @@ def evaluate(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), transient=as_json,
     )
-    with bars:
+    with spark_session(spark_master, spark_conf) if on_spark else nullcontext(), bars:
         task = bars.add_task("Training", total=n_fits, info="")
 
         def report(step: evaluation.Progress) -> None:
@@ -199,6 +214,7 @@ def evaluate(
             split_name=label,
             ranking_split_name=ranking_label,
             progress=report,
+            make=make_spark_model if on_spark else make_model,
         )
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))

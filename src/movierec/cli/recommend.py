@@ -27,6 +27,8 @@ from .app import (
     read_csv_input,
     say,
 )
+from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine
+from .spark import recommend_all as recommend_on_spark
 from .tables import NO_GENRES_FIX, has_genres, popular_table, recommendation_table
 
 if TYPE_CHECKING:
@@ -191,6 +193,9 @@ def recommend(
         typer.Option(min=0.0, max=1.0, help="0 = the model's order, up to 1 = movies fewer people rated \\[default: the model's, 0.2]."),
     ] = None,
     as_json: JsonOption = False,
+    engine: EngineOption = "local",
+    spark_master: MasterOption = DEFAULT_MASTER,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Recommend movies someone has not seen, each with the reason ("because you rated ...").
 
@@ -205,6 +210,9 @@ def recommend(
     Example, less-known films among the relevant ones: [bold]movierec recommend -m model --user 1 --explore 0.5[/bold]
 
     Example, every user at once: [bold]movierec recommend -m model --users all -n 10 -o top10.csv[/bold]
+
+    Example, every user scored on Spark, as Parquet part files:
+    [bold]movierec recommend -m model --engine spark --spark-master "local[4]" --users all -o recs.parquet[/bold]
     """
     modes = [name for name, given in (("--user", user is not None), ("--rated/--ratings", bool(rated) or ratings is not None), ("--users", users is not None)) if given]
     if len(modes) != 1:
@@ -220,6 +228,11 @@ def recommend(
         raise DataError("--output goes with --users batch mode; use --json to print one user's recommendations as data")
     check_file_output(output)
     pairs = parse_rated(rated or []) + (read_ratings_file(ratings) if ratings is not None else [])
+    if check_engine(engine):
+        if users is None:
+            raise DataError("--engine spark scores every user at once: pass --users all -o FOLDER (or drop --engine)")
+        recommend_on_spark(model, users, n, output, spark_master, spark_conf)
+        return
     rec = load_model(model)
     if users is not None:
         _batch(rec, _read_user_ids(rec, users), n, output, titles)

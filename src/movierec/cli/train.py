@@ -35,6 +35,8 @@ from .app import (
     say,
 )
 from .params import parse_params
+from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine, spark_models
+from .spark import train as train_on_spark
 
 NONE = "none"
 
@@ -92,6 +94,9 @@ def train(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the model already in --output.")] = False,
     data_dir: DataDirOption = None,
+    engine: EngineOption = "local",
+    spark_master: MasterOption = DEFAULT_MASTER,
+    spark_conf: SparkConfOption = None,
 ) -> None:
     """Train a rating model and a ranking model on every rating given and save them to a model folder.
 
@@ -102,6 +107,9 @@ def train(
     Example: [bold]movierec train --data ml-latest-small -o model[/bold] then [bold]movierec recommend -m model --user 1[/bold]
 
     Example: [bold]movierec train -d ratings.csv --movies movies.csv --rating mf --ranking none -p factors=64 -o mf-model[/bold]
+
+    Example, on Spark (mf and ials by Spark MLlib ALS; the same model folder):
+    [bold]movierec train --engine spark --spark-master "local-cluster[2,1,1024]" -d ratings.parquet -o model[/bold]
     """
     from ..models.base import resolve_device
     from ..recommend.recommender import Recommender
@@ -115,10 +123,20 @@ def train(
             raise DataError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
     if no_holdout and holdout:
         raise DataError(f"--no-holdout and --holdout {holdout:g} contradict each other; drop one")
-    resolve_device(device)  # a missing GPU is one clear line before any loading
+    spark = check_engine(engine)
+    if spark:
+        chosen = spark_models(chosen, feedback)
+    else:
+        resolve_device(device)  # a missing GPU is one clear line before any loading
     params = parse_params(param or [], chosen, defaults={"seed": seed, "device": device})
     check_model_output(output, force)
     share = holdout or None
+    if spark:
+        info = train_on_spark(output, data, data_dir, chosen, params, share, seed, spark_master, spark_conf)
+        if info["metrics"]:
+            console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}, share))
+        say(f"Saved the model to {bold(output)}. Next: movierec recommend -m {output} --user 1")
+        return
 
     dataset = load_dataset(data, data_dir, movies=movies, feedback=feedback)
     say(escape(describe_dataset(dataset)))

@@ -234,10 +234,12 @@ def _deduplicate(r: RawRatings, users: np.ndarray, movies: np.ndarray, n_movies:
     return keep
 
 
-def from_raw(r: RawRatings, name: str, rating_scale: tuple[float, float] | None, source: str) -> Dataset:
-    """A Dataset from parsed ratings, checked as :func:`load` checks a file (ids, scale,
-    duplicate pairs); what it fixed is warned as DataWarning."""
-    dataset, notes = _build(r, None, name, rating_scale, None, source)
+def from_raw(
+    r: RawRatings, name: str, rating_scale: tuple[float, float] | None, source: str, movies: RawMovies | None = None
+) -> Dataset:
+    """A Dataset from parsed ratings (and movies), checked as :func:`load` checks a file (ids,
+    scale, duplicate pairs, movies missing from the catalog); what it fixed is warned as DataWarning."""
+    dataset, notes = _build(r, movies, name, rating_scale, None, source)
     for note in notes:
         warnings.warn(note, DataWarning, stacklevel=2)
     return dataset

@@ -81,6 +81,7 @@ def evaluate(
     split_name: str = "",
     ranking_split_name: str = "",
     progress: Callable[[Progress], None] | None = None,
+    make: Callable[..., Model] = make_model,
 ) -> Evaluation:
     """Train every model in ``models`` (registry names) on the same split(s); return the table.
 
@@ -88,6 +89,8 @@ def evaluate(
     ``ranking_splits``: when given, ranking metrics come from these splits and rating metrics
     from ``splits``; otherwise both come from ``splits``. Splits may be a lazy iterator (k-fold):
     each is used once, then dropped. The ``*_name`` strings only label the result.
+    ``make(name, **params)`` builds each unfitted model (e.g. the Spark-trained counterparts of
+    :func:`movierec.spark.als.make_spark_model`).
     """
     if not models:
         raise ValueError("no models to evaluate: expected at least one model name, e.g. mf,popularity")
@@ -114,7 +117,7 @@ def evaluate(
                 if progress is not None:
                     progress(Progress(name, purpose, fold, event))
 
-            model = make_model(name, **params.get(name, {}))
+            model = make(name, **params.get(name, {}))
             start = time.perf_counter()
             model.fit(split.train, callback=callback)
             fit_seconds[name].append(time.perf_counter() - start)
