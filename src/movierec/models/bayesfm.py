@@ -159,8 +159,8 @@ class BayesFM(RatingModel):
         )
         return out.astype(np.float32)
 
-    def predict_dataset(self, data: Dataset, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        return self.predict(users, movies, data.timestamps)
+    def predict_at(self, users: np.ndarray, movies: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        return self.predict(users, movies, timestamps)
 
     def score_users(self, users: np.ndarray) -> np.ndarray:
         """Predicted ratings of every movie, today (the day term at its prior mean)."""
