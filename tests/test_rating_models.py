@@ -227,7 +227,7 @@ def test_knn_ctrl_c_and_round_trip(small):
 def test_blend_is_at_least_as_good_as_its_parts(split, synth):
     model = Blend(factors=2, epochs=30, burn_in=10, device="cpu").fit(split.train)
     blended = held_out_rmse(model, split)
-    parts = [held_out_rmse(model.bayesmf, split), held_out_rmse(model.knn, split)]
+    parts = [held_out_rmse(model.base, split), held_out_rmse(model.knn, split)]
     assert blended <= min(parts) + 0.002, (blended, parts)
     assert blended <= 1.05 * synth.oracle_rmse
     assert model.weights.shape == (3,) and model.weights[1] > 0

@@ -168,7 +168,7 @@ def rating_scores(model: Model, split: Split) -> tuple[dict[str, float], int]:
     train, test = split.train, split.test
     users = np.where(train.user_counts()[test.users] > 0, test.users, -1).astype(np.int32)
     movies = np.where(train.movie_counts()[test.movies] > 0, test.movies, -1).astype(np.int32)
-    predicted = np.clip(model.predict(users, movies), *train.rating_scale)
+    predicted = np.clip(model.predict_at(users, movies, test.timestamps), *train.rating_scale)
     n_unknown = int(np.count_nonzero((users < 0) | (movies < 0)))
     return {"rmse": rmse(predicted, test.ratings), "mae": mae(predicted, test.ratings)}, n_unknown
 

@@ -15,6 +15,7 @@ _REGISTRY: dict[str, str] = {
     "seed": "seed:SeedMF",
     "mf": "mf:BiasedMF",
     "bayesmf": "bayesian:BayesianMF",
+    "bayesfm": "bayesfm:BayesFM",
     "knn": "knn:ItemKNN",
     "blend": "blend:Blend",
     # ranking models

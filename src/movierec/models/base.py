@@ -238,6 +238,11 @@ class RatingModel(Model):
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         """Predicted ratings (float32, unclipped) for pairs of rows; -1 marks an unknown row."""
 
+    def predict_at(self, users: np.ndarray, movies: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        """:meth:`predict` for ratings made at ``timestamps`` (seconds); models without a time
+        term ignore them."""
+        return self.predict(users, movies)
+
 
 class RankingModel(Model):
     """Ranks movies for top-N recommendation; its scores are not ratings."""

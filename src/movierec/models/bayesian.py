@@ -228,15 +228,16 @@ class BayesianMF(RatingModel):
         documented fallback (mean + movie bias), as ``predict`` gives an unknown user."""
         if movies.size == 0:
             return (self.mean + self.movie_bias).astype(np.float32)
-        centered = np.asarray(ratings, dtype=np.float64) - float(self.mean)
+        centered = ratings - self.mean
         s = self.movie_samples.shape[0]
-        d = np.concatenate([np.ones((s, movies.size, 1)), self.movie_samples[:, movies].astype(np.float64)], 2)
+        # float32 throughout: a float64 vector would upcast a copy of every sample's movie factors (5x slower).
+        d = np.concatenate([np.ones((s, movies.size, 1), np.float32), self.movie_samples[:, movies]], 2)
         t = centered[None, :] - self.movie_bias_samples[:, movies]
-        alpha = self.noise_precision.astype(np.float64)[:, None, None]
-        lam = self.user_prior_precision.astype(np.float64)
+        alpha = self.noise_precision[:, None, None]
+        lam = self.user_prior_precision
         precision = lam + alpha * np.matmul(d.transpose(0, 2, 1), d)
         rhs = np.einsum("sij,sj->si", lam, self.user_prior_mean) + alpha[:, :, 0] * np.einsum("sni,sn->si", d, t)
-        x = np.linalg.solve(precision, rhs[:, :, None])[:, :, 0]  # (S, k+1)
+        x = np.linalg.solve(precision, rhs[:, :, None])[:, :, 0].astype(np.float32)  # (S, k+1)
         scores = self.movie_bias_samples + x[:, :1] + np.einsum("smk,sk->sm", self.movie_samples, x[:, 1:])
         return (self.mean + scores.mean(0)).astype(np.float32)
 

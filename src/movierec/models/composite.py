@@ -21,6 +21,11 @@ class Composite(Model):
 
     part_names: ClassVar[tuple[str, ...]]
 
+    @property
+    def part_prefixes(self) -> tuple[str, ...]:
+        """The parts' prefixes in the saved state: their attribute names unless a model says otherwise."""
+        return self.part_names
+
     @abstractmethod
     def _make_parts(self) -> tuple[Model, ...]:
         """The parts, unfitted, configured from ``self.config``, in ``part_names`` order."""
@@ -31,16 +36,16 @@ class Composite(Model):
 
     def get_state(self) -> dict[str, np.ndarray]:
         state = super().get_state()
-        for name in self.part_names:
-            state.update({f"{name}.{k}": v for k, v in getattr(self, name).get_state().items()})
+        for name, prefix in zip(self.part_names, self.part_prefixes):
+            state.update({f"{prefix}.{k}": v for k, v in getattr(self, name).get_state().items()})
         return state
 
     @classmethod
     def from_state(cls, params: dict[str, Any], state: dict[str, np.ndarray]) -> "Composite":
         model = super().from_state(params, state)
         loaded = []
-        for name, fresh in zip(cls.part_names, model._make_parts()):
-            own = {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + ".")}
+        for prefix, fresh in zip(model.part_prefixes, model._make_parts()):
+            own = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
             loaded.append(type(fresh).from_state(fresh.get_params(), own))
         model._set_parts(tuple(loaded))
         return model

@@ -1,0 +1,508 @@
+"""Bayesian factorization with implicit feedback and time, by Gibbs sampling: the most accurate rating model.
+
+rating ~ N(mean + b_user + b_movie + b_day + (user + day) . movie, 1 / noise precision)
+
+where each side's vector is centred on what *who rated what* says about it (SVD++ both ways,
+Rendle et al. 2019, "On the difficulty of evaluating baselines"):
+
+    user  ~ N(mu_U + |N(u)|^-1/2 sum_{j in N(u)} y_j, Lambda_U^-1)     N(u): movies u rated
+    movie ~ N(mu_M + |N(i)|^-1/2 sum_{v in N(i)} z_v, Lambda_M^-1)     N(i): users who rated i
+    day   ~ N(mu_D, Lambda_D^-1)                                         the rating's day (a category)
+
+Vectors carry their bias in column 0 ([b, factors]). The implicit sums are one sparse product
+per sweep (``A @ Y``, A the row-normalized rated-or-not matrix): O(ratings), never per rating.
+
+Every conditional is Gaussian, so a sweep is ALS with draws instead of solves: users, days
+and movies each in padded blocks of ratings with one batched Cholesky per block; the link
+matrices Y and Z are drawn whole by "noise injection" (Simm et al. 2015, Macau): a draw of
+N((A'A + l I)^-1 A'R, ...) is the solution of (A'A + l I) X = A'(R + E1) + sqrt(l) E2, with
+E noise of the prior's covariance, solved by a few warm-started conjugate-gradient steps.
+Hyperparameters (means, precisions, noise) get BPMF's vague Normal-Wishart / Gamma priors, so
+nothing but the rank and the number of sweeps is tuned (``factors="auto"`` picks the rank on
+a validation slice of the training ratings).
+
+Compact posterior: the prediction is the *average over samples* of dot products. Rather than
+storing every sample, the kept samples' side-by-side factors (whose one dot product is that
+average) are compressed to ``serve_rank`` columns by a randomized range finder: tiny loss,
+a fixed-size artifact. Fold-in uses the posterior means.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..data.dataset import Dataset
+from ..errors import ModelError
+from ..eval.metrics import rmse
+from ..eval.splits import random_holdout
+from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
+from .baselines import damped_biases
+from .bayesian import sample_prior
+from .mf import rating_blocks
+
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class BayesFMConfig:
+    factors: int | str = 10  # rank; "auto": chosen on a validation slice (see auto_ranks, auto_budget)
+    epochs: int = 120  # Gibbs sweeps in all
+    burn_in: int = 20  # first sweeps discarded (at most half of epochs)
+    implicit: bool = True  # centre users on the movies they rated, movies on their raters
+    time_bin: float = 1.0  # days per time category; 0: no time term (also when timestamps are all equal)
+    serve_rank: int = 48  # columns the averaged interactions are compressed to (0: store the posterior means only)
+    cg_steps: int = 20  # conjugate-gradient steps per link draw (warm-started)
+    auto_ranks: str = "8,16,32"  # ranks factors="auto" tries
+    auto_budget: float = 60.0  # seconds factors="auto" may spend on validation fits before it stops trying ranks
+    validation: float = 0.05  # share of training ratings held out when factors="auto"
+    block_size: int = 1 << 19  # rating slots per padded block: bounds memory on large datasets
+    device: str = "auto"
+    seed: int = 42
+
+
+class BayesFM(RatingModel):
+    """Bayesian MF with implicit user/movie sets and a day term, by Gibbs sampling (module docstring).
+
+    ``predict`` takes optional timestamps (the rating's time); without them, or for a day
+    not seen in training, the day term is its prior mean. Fallbacks: unknown user (row -1)
+    -> mean + movie bias (+ day); unknown movie -> mean + user bias (+ day); both -> mean.
+    """
+
+    name = "bayesfm"
+    Config = BayesFMConfig
+    state_attrs = (
+        "mean",
+        "user_bias",
+        "movie_bias",
+        "day_bias",
+        "day_keys",
+        "user_vectors",
+        "movie_vectors",
+        "day_vectors",
+        "movie_factors",
+        "implicit_factors",
+        "user_prior_mean",
+        "user_prior_precision",
+        "noise_precision",
+    )
+
+    # -- training ------------------------------------------------------------------------
+    def _check_config(self) -> None:
+        c = self.config
+        if c.factors != "auto" and (not isinstance(c.factors, int) or c.factors < 1):
+            raise ValueError(f"factors must be >= 1 or 'auto', got {c.factors!r}")
+        if c.epochs < 1 or c.burn_in < 0 or c.cg_steps < 1:
+            raise ValueError(
+                f"epochs and cg_steps must be >= 1 and burn_in >= 0, got epochs={c.epochs}, "
+                f"cg_steps={c.cg_steps}, burn_in={c.burn_in}"
+            )
+        if c.time_bin < 0 or c.serve_rank < 0:
+            raise ValueError(f"time_bin and serve_rank must be >= 0, got {c.time_bin} and {c.serve_rank}")
+
+    def _fit(self, train: Dataset, callback: Callback | None) -> None:
+        if self.config.factors == "auto":
+            self.config = replace(self.config, factors=self._choose_rank(train))
+        _Sampler(self, train).run(callback)
+
+    def _choose_rank(self, train: Dataset) -> int:
+        """The rank with the best RMSE on a validation slice of ``train``, trying ``auto_ranks``
+        in order until ``auto_budget`` seconds are spent (the first is always tried)."""
+        c = self.config
+        ranks = [int(r) for r in str(c.auto_ranks).split(",") if r.strip()]
+        if not ranks or min(ranks) < 1:
+            raise ValueError(f"auto_ranks must list ranks >= 1, like '8,16,32'; got {c.auto_ranks!r}")
+        if train.n_ratings < 100:
+            return ranks[0]
+        fit_on, held = random_holdout(train, c.validation, seed=c.seed)
+        start, best, scores = time.perf_counter(), ranks[0], {}
+        for rank in ranks:
+            if scores and time.perf_counter() - start > c.auto_budget:
+                break
+            model = BayesFM(replace(c, factors=rank)).fit(fit_on)
+            scores[rank] = rmse(model.predict(held.users, held.movies, held.timestamps), held.ratings)
+            best = min(scores, key=scores.get)
+            if best != rank:  # a larger rank that does worse: larger still will not help
+                break
+        self.auto_scores = scores
+        return best
+
+    # -- scoring -------------------------------------------------------------------------
+    def day_rows(self, timestamps: np.ndarray | None, n: int) -> np.ndarray:
+        """Row of each rating's day in ``day_vectors``; the last row (prior mean) for unseen days."""
+        fallback = self.day_keys.size
+        if timestamps is None or fallback == 0 or self.config.time_bin == 0:
+            return np.full(n, fallback, dtype=np.int64)
+        keys = day_keys(np.asarray(timestamps), self.config.time_bin)
+        pos = np.minimum(np.searchsorted(self.day_keys, keys), fallback - 1)
+        return np.where(self.day_keys[pos] == keys, pos, fallback)
+
+    def predict(self, users: np.ndarray, movies: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
+        self._check_fitted()
+        ku, u = known_rows(users, self.n_users)
+        km, m = known_rows(movies, self.n_movies)
+        d = self.day_rows(timestamps, u.size)
+        mv = self.movie_vectors[m]
+        inter = np.einsum("ij,ij->i", np.where(ku[:, None], self.user_vectors[u], 0) + self.day_vectors[d], mv)
+        out = (
+            self.mean
+            + np.where(ku, self.user_bias[u], 0)
+            + np.where(km, self.movie_bias[m], 0)
+            + self.day_bias[d]
+            + np.where(km, inter, 0)
+        )
+        return out.astype(np.float32)
+
+    def predict_at(self, users: np.ndarray, movies: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        return self.predict(users, movies, timestamps)
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        """Predicted ratings of every movie, today (the day term at its prior mean)."""
+        out = (self.user_vectors[users] + self.day_vectors[-1]) @ self.movie_vectors.T
+        out += self.mean + self.day_bias[-1] + self.movie_bias[None, :] + self.user_bias[users][:, None]
+        return out.astype(np.float32, copy=False)
+
+    def _fold_in(self, movies: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        """Posterior mean of a new user's [bias, factors]: prior centred on the implicit term of the
+        movies they rated, likelihood against the posterior-mean movie parameters (float32 throughout).
+        No ratings: the documented fallback, as ``predict`` gives an unknown user today."""
+        if movies.size == 0:
+            return (self.mean + self.day_bias[-1] + self.movie_bias + self.movie_vectors @ self.day_vectors[-1]).astype(np.float32)
+        k = self.movie_factors.shape[1]
+        lam = self.user_prior_precision
+        prior = self.user_prior_mean.copy()
+        if self.config.implicit:
+            prior += self.implicit_factors[movies].sum(0) / np.float32(np.sqrt(movies.size))
+        design = np.ones((movies.size, k + 1), np.float32)
+        design[:, 1:] = self.movie_factors[movies]
+        target = ratings - self.mean - self.day_bias[-1] - self.movie_bias[movies]
+        alpha = self.noise_precision
+        x = np.linalg.solve(lam + alpha * design.T @ design, lam @ prior + alpha * design.T @ target).astype(np.float32)
+        return (self.mean + self.day_bias[-1] + x[0] + self.movie_bias + self.movie_factors @ x[1:]).astype(np.float32)
+
+    def movie_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return self.movie_factors
+
+
+def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``table[rows]``; on the CPU through NumPy, whose take is several times faster than torch indexing."""
+    if table.device.type == "cpu":
+        return torch.from_numpy(np.take(table.numpy(), rows.numpy(), axis=0))
+    return table[rows.long()]
+
+
+def day_keys(timestamps: np.ndarray, time_bin: float) -> np.ndarray:
+    return np.floor(timestamps / (DAY * time_bin)).astype(np.int64)
+
+
+class _Sampler:
+    """One Gibbs chain for a BayesFM: the state of the sweeps, and the kept samples' summary."""
+
+    def __init__(self, model: BayesFM, train: Dataset):
+        c = model.config
+        self.model, self.train, self.c = model, train, c
+        self.device = resolve_device(c.device)
+        self.rng = np.random.default_rng(c.seed)
+        self.gen = torch.Generator().manual_seed(c.seed)
+        n, k1 = train.n_ratings, c.factors + 1
+        self.n, self.k1 = n, k1
+        mean, user_bias, movie_bias = damped_biases(
+            train.users, train.movies, train.ratings, train.n_users, train.n_movies, 5.0, 5.0
+        )
+        model.mean = np.asarray(mean, dtype=np.float32)
+        # Days: the distinct time bins of training; none when timestamps carry no time.
+        keys = day_keys(train.timestamps, c.time_bin) if c.time_bin > 0 else np.zeros(n, np.int64)
+        model.day_keys, day = np.unique(keys, return_inverse=True)
+        if model.day_keys.size < 2:
+            model.day_keys = np.zeros(0, np.int64)
+            day = np.zeros(n, np.int64)
+        self.n_days = model.day_keys.size
+        dev = self.device
+        t = lambda a, dtype=torch.int64: torch.as_tensor(np.asarray(a), dtype=dtype, device=dev)  # noqa: E731
+        # Per-rating entity rows, with a padding slot n pointing at each table's zero row.
+        self.user_of = t(np.append(train.users, train.n_users))
+        self.movie_of = t(np.append(train.movies, train.n_movies))
+        self.day_of = t(np.append(day, self.n_days) if self.n_days else np.full(n + 1, 0))
+        values = (train.ratings - model.mean).astype(np.float32)
+        self.values = t(np.append(values, 0), torch.float32)
+        self.valid = t(np.arange(n + 1) < n, torch.float32)[:, None]
+        index = np.arange(n, dtype=np.int64)
+        blocks = lambda rows, m: rating_blocks(rows, index, values, m, n, dev, c.block_size)  # noqa: E731
+        self.blocks = {"user": blocks(train.users, train.n_users), "movie": blocks(train.movies, train.n_movies)}
+        if self.n_days:
+            self.blocks["day"] = blocks(day, self.n_days)
+        g = self.gen
+        self.params = {
+            "user": torch.cat([torch.from_numpy(user_bias)[:, None], 0.1 * torch.randn(train.n_users, c.factors, generator=g)], 1).to(dev),
+            "movie": torch.cat([torch.from_numpy(movie_bias)[:, None], 0.1 * torch.randn(train.n_movies, c.factors, generator=g)], 1).to(dev),
+            "day": torch.zeros(max(self.n_days, 1), k1, device=dev),
+        }
+        self.rated = {
+            "user": np.flatnonzero(train.user_counts() > 0),
+            "movie": np.flatnonzero(train.movie_counts() > 0),
+            "day": np.arange(self.n_days),
+        }
+        for side in ("user", "movie"):  # entities without ratings keep zeros: the fallback
+            unrated = np.ones(self.params[side].shape[0], bool)
+            unrated[self.rated[side]] = False
+            self.params[side][torch.from_numpy(unrated).to(dev)] = 0
+        # Implicit sets, each row scaled by 1/sqrt(its size): A (users x movies) and its transpose.
+        ones = np.ones(n, np.float32)
+        a = sp.csr_matrix((ones, (train.users, train.movies)), shape=(train.n_users, train.n_movies))
+        a.data[:] = 1.0  # duplicate pairs count once
+        self.implicit = {}
+        if c.implicit:
+            for side, m in (("user", a), ("movie", a.T.tocsr())):
+                size = np.asarray(m.sum(1)).ravel()
+                scale = np.divide(1.0, np.sqrt(size), out=np.zeros_like(size), where=size > 0).astype(np.float32)
+                m = (sp.diags(scale) @ m).astype(np.float32).tocsr()
+                self.implicit[side] = (m, m.T.tocsr(), np.zeros((m.shape[1], k1), np.float32), 1.0)
+        self.hyper = {side: (np.zeros(k1), np.eye(k1)) for side in self.params}
+        self.noise = 2.0
+
+    # -- one sweep -----------------------------------------------------------------------
+    def sweep(self) -> float:
+        for side in ("user", "day", "movie"):
+            if side == "day" and not self.n_days:
+                continue
+            prior_mean = self.sample_hyper(side)
+            sse = self.sample_side(side, prior_mean)
+            if side in self.implicit:
+                self.shift_link(side)
+        self.noise = float(self.rng.gamma(1.0 + self.n / 2, 1.0 / (1.0 + sse / 2)))
+        return sse / self.n
+
+    def sample_hyper(self, side: str) -> torch.Tensor:
+        """Draw the side's link matrix (if implicit), then its prior mean and precision given the
+        entities' deviations from their implicit term; returns each entity's prior mean."""
+        x = self.params[side].cpu().numpy()
+        rows = self.rated[side]
+        link = np.zeros_like(x)
+        if side in self.implicit:
+            a, at, y, lam = self.implicit[side]
+            mu, precision = self.hyper[side]
+            y, lam = self.sample_link(a, at, x - mu, y, lam, precision)
+            self.implicit[side] = (a, at, y, lam)
+            link = a @ y
+        mu, precision = sample_prior((x - link)[rows].astype(np.float64), self.rng)
+        self.hyper[side] = (mu, precision)
+        return torch.as_tensor((link + mu).astype(np.float32), device=self.device), precision
+
+    def sample_link(self, a, at, resid, y, lam, precision):
+        """Noise-injection draw of the link Y | entities (module docstring), then its scale l | Y."""
+        k1 = y.shape[1]
+        chol = np.linalg.cholesky(precision)
+        inv = np.linalg.inv(chol).astype(np.float32)  # precision = L L': rows z L^-1 have covariance precision^-1
+        noise = lambda rows: self.rng.standard_normal((rows, k1), dtype=np.float32) @ inv  # noqa: E731
+        rhs = at @ (resid.astype(np.float32) + noise(a.shape[0])) + np.float32(np.sqrt(lam)) * noise(a.shape[1])
+        op = lambda v: at @ (a @ v) + np.float32(lam) * v  # noqa: E731
+        y = conjugate_gradient(op, rhs, y, self.c.cg_steps)
+        quad = float(np.square(y @ chol).sum())  # trace(Y Lambda Y')
+        lam = float(self.rng.gamma(1.0 + y.size / 2, 1.0 / (1.0 + quad / 2)))
+        return y, lam
+
+    def shift_link(self, side: str) -> None:
+        """Draw the link Y again, now from the ratings with each entity's own deviation fixed
+        (the non-centred move: with few ratings an entity hugs its prior mean A Y, so drawing Y
+        only from the entities would move it slowly). Entity x = base + (A Y)_e, base fixed;
+        rating targets give, per entity, the Gram G_e and D't of the block pass, so
+
+            (noise A' G A + l Y Lambda) Y = A' (noise (D't - G base) + sqrt(noise) eta) + sqrt(l) Z L'
+
+        with eta_e ~ N(0, G_e) and Z standard normal is an exact draw; solved by a few CG
+        steps preconditioned by each row's own block (A*A)' G + l Lambda.
+        """
+        a, at, y, lam = self.implicit[side]
+        _, precision = self.hyper[side]
+        gram, dtt = (g.cpu().numpy() for g in self.grams)
+        x = self.params[side].cpu().numpy()
+        k1, alpha = self.k1, np.float32(self.noise)
+        base = x - a @ y
+        # eta_e = sum over e's ratings of design row * standard normal: covariance G_e
+        rows = self.rows_design[: self.n, :k1]
+        z = torch.randn(self.n, generator=self.gen).to(rows.device)
+        owner = self.user_of if side == "user" else self.movie_of
+        eta = rows.new_zeros(len(x), k1).index_add_(0, owner[: self.n], rows * z[:, None]).cpu().numpy()
+        g_rhs = alpha * (dtt - np.einsum("nij,nj->ni", gram, base)) + np.sqrt(alpha) * eta
+        chol = np.linalg.cholesky(precision).astype(np.float32)
+        rhs = at @ g_rhs + np.float32(np.sqrt(lam)) * (self.rng.standard_normal(y.shape, dtype=np.float32) @ chol.T)
+        lam_p = (np.float32(lam) * precision).astype(np.float32)
+        op = lambda v: alpha * (at @ np.einsum("nij,nj->ni", gram, a @ v)) + v @ lam_p  # noqa: E731
+        blocks = (a.multiply(a).T.tocsr() @ gram.reshape(len(gram), -1)).reshape(-1, k1, k1)
+        inverse = np.linalg.inv(alpha * blocks + lam_p).astype(np.float32)
+        precond = lambda r: np.einsum("nij,nj->ni", inverse, r)  # noqa: E731
+        y = preconditioned_cg(op, rhs, y, self.c.cg_steps, precond)
+        self.implicit[side] = (a, at, y, lam)
+        self.params[side] = torch.as_tensor(base + a @ y, device=self.device)
+
+    def sample_side(self, side: str, prior_mean_and_precision) -> float:
+        """Draw every rated entity of ``side`` from its Gaussian conditional, block by block.
+
+        One batched product of the augmented rows [design, target] gives D'D, D't and t't at
+        once; posterior precision P = prior + noise D'D, and with P = L L' and z standard normal,
+        L^-T (L^-1 rhs + z) is a draw. Returns the residual sum of squares after the draw.
+        """
+        prior_mean, precision = prior_mean_and_precision
+        k1 = self.k1
+        lam = torch.as_tensor(precision, dtype=torch.float32, device=self.device)
+        alpha = self.noise
+        rows_design = self.rows_design = self.terms(side)
+        params = self.params[side]
+        keep = side in self.implicit  # shift_link needs each entity's G and D't
+        if keep:
+            self.grams = (params.new_zeros(len(params), k1, k1), params.new_zeros(len(params), k1))
+        sse = 0.0
+        for block in self.blocks[side]:
+            aug = gather(rows_design, block.partners)  # (B, L, k+2)
+            gram = torch.bmm(aug.transpose(1, 2), aug)
+            dtd, dtt, ttt = gram[:, :k1, :k1], gram[:, :k1, k1:], gram[:, k1, k1]
+            chol, info = torch.linalg.cholesky_ex(lam + alpha * dtd)
+            if bool(info.any()):
+                raise ModelError("bayesfm posterior precision is not positive definite (numerical breakdown)")
+            rhs = (prior_mean[block.rows] @ lam).unsqueeze(2) + alpha * dtt
+            z = torch.randn(rhs.shape, generator=self.gen).to(rhs.device)
+            half = torch.linalg.solve_triangular(chol, rhs, upper=False)
+            x = torch.linalg.solve_triangular(chol.transpose(1, 2), half + z, upper=True)
+            params[block.rows] = x.squeeze(2)
+            if keep:
+                self.grams[0][block.rows], self.grams[1][block.rows] = dtd, dtt.squeeze(2)
+            # |t - D x|^2 = t't - 2 x'D't + x'D'D x
+            sse += float(ttt.sum() - 2 * (x * dtt).sum() + (x * torch.bmm(dtd, x)).sum())
+        return sse
+
+    def terms(self, side: str) -> torch.Tensor:
+        """Per rating (plus a zero padding row): [design row, target] (n+1, k+2) of ``side``'s
+        conditional, where rating - offset = design . [bias, factors] of the side's entity."""
+        table = lambda name, rows: gather(torch.cat([self.params[name], self.params[name].new_zeros(1, self.k1)]), rows)  # noqa: E731
+        u = table("user", self.user_of)
+        m = table("movie", self.movie_of)
+        d = table("day", self.day_of) if self.n_days else None
+        if side == "movie":
+            factors = u[:, 1:] if d is None else u[:, 1:] + d[:, 1:]
+            offset = u[:, 0] if d is None else u[:, 0] + d[:, 0]
+            return torch.cat([self.valid, factors, (self.values - offset)[:, None]], 1)
+        other = d if side == "user" else u
+        offset = m[:, 0]
+        if other is not None:
+            offset = offset + other[:, 0] + (other[:, 1:] * m[:, 1:]).sum(1)
+        return torch.cat([self.valid, m[:, 1:], (self.values - offset)[:, None]], 1)
+
+    # -- the chain -------------------------------------------------------------------------
+    def run(self, callback: Callback | None) -> None:
+        c, model = self.c, self.model
+        total = c.epochs
+        burn_in = min(c.burn_in, total // 2)
+        kept = _Kept(self)
+        with model._stoppable():
+            for sweep in range(1, total + 1):
+                loss = self.sweep()
+                check_finite(loss, model.name, sweep)
+                if sweep > burn_in:
+                    kept.add()
+                if callback is not None:
+                    callback(TrainingEvent(sweep, total, loss, metric="train_mse"))
+        if not kept.count:  # interrupted during burn-in: the current sample is all there is
+            kept.add()
+        kept.summarize(model)
+
+
+class _Kept:
+    """Running sums of the kept samples, plus their interaction factors for compression."""
+
+    def __init__(self, sampler: _Sampler):
+        self.s = sampler
+        self.count = 0
+        self.sums: dict[str, np.ndarray] = {}
+        self.sides: list[np.ndarray] = []  # per sample: [users; days; today] factors
+        self.movies: list[np.ndarray] = []
+
+    def add(self) -> None:
+        s = self.s
+        k1 = s.k1
+        u = s.params["user"].cpu().numpy().copy()
+        m = s.params["movie"].cpu().numpy().copy()
+        d = s.params["day"].cpu().numpy()[: s.n_days]
+        mu_d = s.hyper["day"][0].astype(np.float32) if s.n_days else np.zeros(k1, np.float32)
+        d = np.vstack([d, mu_d[None]])  # the last row: an unseen day (its prior mean)
+        mu_u, lam_u = s.hyper["user"]
+        current = {
+            "user": u, "movie": m, "day": d,
+            "implicit": s.implicit["user"][2] if "user" in s.implicit else np.zeros((m.shape[0], k1), np.float32),
+            "mu_u": mu_u.astype(np.float32), "lam_u": lam_u.astype(np.float32), "noise": np.float32(s.noise),
+        }
+        for key, value in current.items():
+            self.sums[key] = self.sums.get(key, 0) + value
+        self.count += 1
+        if s.c.serve_rank:
+            self.sides.append(np.vstack([u[:, 1:], d[:, 1:]]))
+            self.movies.append(m[:, 1:])
+
+    def summarize(self, model: BayesFM) -> None:
+        mean = {k: (v / self.count).astype(np.float32) for k, v in self.sums.items()}
+        n_users = mean["user"].shape[0]
+        model.user_bias, model.movie_bias, model.day_bias = mean["user"][:, 0], mean["movie"][:, 0], mean["day"][:, 0]
+        model.movie_factors = np.ascontiguousarray(mean["movie"][:, 1:])
+        model.implicit_factors = mean["implicit"]
+        model.user_prior_mean, model.user_prior_precision = mean["mu_u"], mean["lam_u"]
+        model.noise_precision = mean["noise"]
+        if self.movies:
+            side, movie = compress(self.sides, self.movies, self.s.c.serve_rank, self.s.rng)
+        else:  # the posterior means' product
+            side, movie = np.vstack([mean["user"][:, 1:], mean["day"][:, 1:]]), model.movie_factors
+        model.user_vectors = np.ascontiguousarray(side[:n_users])
+        model.day_vectors = np.ascontiguousarray(side[n_users:])
+        model.movie_vectors = np.ascontiguousarray(movie)
+
+
+def compress(sides: list[np.ndarray], movies: list[np.ndarray], rank: int, rng: np.random.Generator):
+    """Factors (a, b) with a @ b.T ~= mean_s sides[s] @ movies[s].T, of ``rank`` columns: a
+    randomized range finder with two power iterations over the samples' products."""
+    s = len(sides)
+    left = np.hstack(sides) / np.float32(np.sqrt(s))  # one dot product = the average over samples
+    right = np.hstack(movies) / np.float32(np.sqrt(s))
+    if left.shape[1] <= rank:
+        return left, right
+    q = np.linalg.qr(left @ (right.T @ rng.standard_normal((right.shape[0], rank)).astype(np.float32)))[0]
+    for _ in range(2):  # power iterations: q spans the top singular vectors of left @ right.T
+        w = np.linalg.qr(right @ (left.T @ q))[0]
+        q = np.linalg.qr(left @ (right.T @ w))[0]
+    return q.astype(np.float32), (right @ (left.T @ q)).astype(np.float32)
+
+
+def conjugate_gradient(op, rhs: np.ndarray, x: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` of CG on op(x) = rhs, each column its own system, warm-started at ``x``."""
+    r = rhs - op(x)
+    p = r.copy()
+    rr = np.einsum("ij,ij->j", r, r)
+    for _ in range(steps):
+        ap = op(p)
+        alpha = rr / np.maximum(np.einsum("ij,ij->j", p, ap), 1e-30)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rr_new = np.einsum("ij,ij->j", r, r)
+        p = r + (rr_new / np.maximum(rr, 1e-30)) * p
+        rr = rr_new
+    return x.astype(np.float32)
+
+
+def preconditioned_cg(op, rhs: np.ndarray, x: np.ndarray, steps: int, precond) -> np.ndarray:
+    """``steps`` of preconditioned CG on op(x) = rhs over the whole matrix ``x``, warm-started."""
+    r = rhs - op(x)
+    zr = precond(r)
+    p = zr.copy()
+    rz = float((r * zr).sum())
+    for _ in range(steps):
+        ap = op(p)
+        alpha = rz / max(float((p * ap).sum()), 1e-30)
+        x = x + alpha * p
+        r = r - alpha * ap
+        zr = precond(r)
+        rz_new = float((r * zr).sum())
+        p = zr + (rz_new / max(rz, 1e-30)) * p
+        rz = rz_new
+    return x.astype(np.float32)

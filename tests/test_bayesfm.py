@@ -1,0 +1,106 @@
+"""bayesfm: Bayesian factorization with implicit sets and a day term, on data with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movierec.data.synthetic import generate
+from movierec.eval.metrics import rmse
+from movierec.eval.splits import random_holdout
+from movierec.models.baselines import Biases
+from movierec.models.bayesfm import BayesFM
+from movierec.models.mf import BiasedMF
+
+FAST = dict(factors=2, epochs=30, burn_in=10, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return generate(n_users=400, n_movies=600, n_ratings=30_000, rank=2, noise=0.5, seed=3)
+
+
+@pytest.fixture(scope="module")
+def split(synth):
+    return random_holdout(synth.dataset, 0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(split):
+    return BayesFM(**FAST).fit(split.train)
+
+
+def held_out(model, split, timed=True) -> float:
+    t = split.test
+    predicted = model.predict_at(t.users, t.movies, t.timestamps) if timed else model.predict(t.users, t.movies)
+    return rmse(np.clip(predicted, 0.5, 5.0), t.ratings)
+
+
+def test_approaches_the_noise_floor(model, split, synth):
+    """Sparse data (60 ratings per user): within 10% of the floor, and ahead of tuned ALS."""
+    error = held_out(model, split)
+    assert error <= 1.1 * synth.oracle_rmse, f"bayesfm RMSE {error:.4f} vs floor {synth.oracle_rmse:.4f}"
+    assert error < held_out(BiasedMF(factors=2, reg=0.02, bias_reg=0.02, device="cpu").fit(split.train), split)
+    assert error < 0.8 * held_out(Biases().fit(split.train), split)
+    assert model.noise_precision == pytest.approx(1 / synth.oracle_rmse**2, rel=0.3)
+
+
+def test_days_are_categories_and_unseen_days_fall_back(model, split):
+    assert model.day_keys.size > 1 and model.day_vectors.shape[0] == model.day_keys.size + 1
+    u, m = split.test.users[:20], split.test.movies[:20]
+    far = np.full(20, 10**10, np.int64)  # a day never seen in training: the prior-mean row
+    np.testing.assert_array_equal(model.predict_at(u, m, far), model.predict(u, m))
+    scores = model.score_users(u[:3])
+    np.testing.assert_allclose(scores[np.arange(3), m[:3]], model.predict(u[:3], m[:3]), rtol=1e-5, atol=1e-5)
+
+
+def test_without_timestamps_there_is_no_day_term(split):
+    train = split.train.with_ratings(split.train.users, split.train.movies, split.train.ratings, np.zeros(split.train.n_ratings, np.int64))
+    model = BayesFM(**{**FAST, "epochs": 6}).fit(train)
+    assert model.day_keys.size == 0 and model.day_vectors.shape[0] == 1
+    t = split.test
+    np.testing.assert_array_equal(model.predict_at(t.users, t.movies, t.timestamps), model.predict(t.users, t.movies))
+    assert np.isfinite(model.predict(t.users, t.movies)).all()
+
+
+def test_compression_keeps_the_sample_average(split):
+    """serve_rank large enough to hold every kept sample's factors is the exact average; a small
+    one is nearly the same predictions."""
+    exact = BayesFM(**{**FAST, "epochs": 10, "burn_in": 5}, serve_rank=1000).fit(split.train)
+    assert exact.user_vectors.shape[1] == 5 * 2  # 5 kept samples x rank 2, side by side
+    small = BayesFM(**{**FAST, "epochs": 10, "burn_in": 5}, serve_rank=6).fit(split.train)
+    assert small.user_vectors.shape[1] == 6
+    t = split.test
+    assert np.abs(small.predict(t.users, t.movies) - exact.predict(t.users, t.movies)).max() < 0.05
+
+
+def test_fold_in_recovers_a_held_out_user(synth):
+    data = synth.dataset
+    heavy = np.flatnonzero(data.user_counts() >= 100)[:15]
+    out = np.isin(data.users, heavy)
+    model = BayesFM(**FAST).fit(data.subset(~out))
+    biases = Biases().fit(data.subset(~out))
+    rng = np.random.default_rng(0)
+    errors, bias_errors = [], []
+    for user in heavy:
+        rows = rng.permutation(np.flatnonzero(data.users == user))
+        given, hidden = rows[: int(0.8 * rows.size)], rows[int(0.8 * rows.size) :]
+        for scorer, sink in ((model, errors), (biases, bias_errors)):
+            scores = scorer.fold_in(data.movies[given], data.ratings[given])
+            sink.append(np.clip(scores[data.movies[hidden]], 0.5, 5) - data.ratings[hidden])
+    error, bias_error = (float(np.sqrt(np.mean(np.concatenate(e) ** 2))) for e in (errors, bias_errors))
+    assert error < 0.85 * bias_error and error < 1.2 * synth.oracle_rmse, (error, bias_error)
+
+
+def test_auto_rank_is_chosen_on_training_ratings_and_reported(split):
+    model = BayesFM(**{**FAST, "factors": "auto", "epochs": 8, "burn_in": 2}, auto_ranks="1,2,4").fit(split.train)
+    assert model.get_params()["factors"] in (1, 2, 4)
+    assert set(model.auto_scores) <= {1, 2, 4} and len(model.auto_scores) >= 1
+    assert model.get_params()["factors"] == min(model.auto_scores, key=model.auto_scores.get)
+
+
+def test_bad_hyperparameters_are_explained(split):
+    with pytest.raises(ValueError, match="factors"):
+        BayesFM(factors=0, device="cpu").fit(split.train)
+    with pytest.raises(ValueError, match="auto_ranks"):
+        BayesFM(factors="auto", auto_ranks="", device="cpu").fit(split.train)
