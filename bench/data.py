@@ -89,9 +89,9 @@ def bench_small(repeats: int) -> None:
 def bench_layouts(n_ratings: int, root: Path, repeats: int) -> None:
     """Parse time of the same ratings in each on-disk layout (csv, dat with '::', 100k)."""
     import movierec
-    from movierec.data.formats import write_release
     from movierec.data.releases import FORMATS
     from movierec.data.synthetic import generate
+    from movierec.data.writers import write_release
 
     data = generate(n_users=n_ratings // 150, n_movies=10_000, n_ratings=n_ratings, seed=1, step=1.0).dataset
     print(f"layouts, {data.n_ratings:,} whole-star ratings each (no cache, median of {repeats}):")
@@ -108,8 +108,8 @@ def bench_layouts(n_ratings: int, root: Path, repeats: int) -> None:
 
 def make_release(n_ratings: int, root: Path) -> Path:
     """An ml-25m-shaped release (162,541 users, 62,423 movies) written as ratings.csv/movies.csv."""
-    from movierec.data.formats import write_release
     from movierec.data.synthetic import generate
+    from movierec.data.writers import write_release
 
     scale = n_ratings / 25_000_095
     t = time.perf_counter()

@@ -46,7 +46,7 @@ BARS = {"train": (240, 5.0), "recommend": (90, 4.0), "evaluate": (600, None)}  #
 GENERATE = r"""
 import sys
 from movierec.data.synthetic import generate
-from movierec.data.formats import write_release
+from movierec.data.writers import write_release
 n_ratings, n_users, n_movies, folder = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 write_release(generate(n_users=n_users, n_movies=n_movies, n_ratings=n_ratings, seed=0).dataset, folder)
 """

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from movierec.data.synthetic import generate
+from movierec.models.mf import BiasedMFConfig
 from movierec.spark.als import fit_mf
 from movierec.spark.session import spark_session
-from movierec.models.mf import BiasedMFConfig
 
 ML32M = (200_948, 87_585, 32_000_204)  # users, movies, ratings of ml-32m
 

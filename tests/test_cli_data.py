@@ -6,11 +6,11 @@ import json
 
 import pytest
 from cli_support import one_line_error
-from test_formats import release_dataset
+from test_readers_writers import release_dataset
 from typer.testing import CliRunner
 
 from movierec.cli import app
-from movierec.data.formats import write_release
+from movierec.data.writers import write_release
 
 runner = CliRunner()
 

@@ -9,8 +9,8 @@ from cli_support import one_line_error
 from typer.testing import CliRunner
 
 from movierec.cli import app
-from movierec.data.formats import write_release
 from movierec.data.synthetic import generate
+from movierec.data.writers import write_release
 
 runner = CliRunner()
 

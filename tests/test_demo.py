@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from movierec import Catalog
 from movierec.cli import app
-from movierec.data.formats import write_release
 from movierec.data.synthetic import generate
+from movierec.data.writers import write_release
 from movierec.recommend.recommender import Recommender
 
 runner = CliRunner()

@@ -130,8 +130,8 @@ def test_train_feedback_adds_visitors_as_users(tmp_path):
     from typer.testing import CliRunner
 
     from movierec.cli import app
-    from movierec.data.formats import write_release
     from movierec.data.synthetic import generate
+    from movierec.data.writers import write_release
     from movierec.recommend.recommender import Recommender
 
     data = generate(n_users=60, n_movies=100, n_ratings=800, seed=3).dataset

@@ -9,11 +9,12 @@ import warnings
 
 import numpy as np
 import pytest
-from test_formats import assert_same, release_dataset
+from test_readers_writers import assert_same, release_dataset
 
 from movierec import DataError, DataWarning, load
-from movierec.data.formats import pack_release, write_release
+from movierec.data.archive import pack_release
 from movierec.data.loading import cache_dir
+from movierec.data.writers import write_release
 
 
 @pytest.fixture(autouse=True)

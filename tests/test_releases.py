@@ -11,12 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_formats import assert_same, release_dataset
+from test_readers_writers import assert_same, release_dataset
 
 from movierec import DataError, DownloadError, load
+from movierec.data.archive import pack_release
 from movierec.data.download import fetch, md5_of, resolve_data_dir
-from movierec.data.formats import pack_release, write_release
 from movierec.data.releases import RELEASES, Release, by_folder, release
+from movierec.data.writers import write_release
 
 
 def test_release_table():

@@ -13,12 +13,12 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from cli_support import one_line_error
 from typer.testing import CliRunner
 
-from cli_support import one_line_error
 from movierec.cli import app
-from movierec.data.formats import write_release
 from movierec.data.synthetic import generate
+from movierec.data.writers import write_release
 from movierec.eval.evaluation import rating_scores
 from movierec.eval.splits import random_holdout
 from movierec.models import make_model

@@ -181,8 +181,8 @@ def _keys(part: Dataset) -> set[tuple[int, int]]:
 @pytest.fixture
 def release_100k(tmp_path):
     """A synthetic release in ml-100k's layout with a u1.base / u1.test pair, and the parts written."""
-    from movierec.data.formats import write_release
     from movierec.data.synthetic import generate
+    from movierec.data.writers import write_release
 
     data = generate(n_users=40, n_movies=80, n_ratings=500, step=1.0, seed=2).dataset
     folder = write_release(data, tmp_path / "ml-100k", "100k")

@@ -12,12 +12,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..data.archive import pack_release
 from ..data.dataset import Dataset
 from ..data.download import fetch as fetch_release
 from ..data.download import local_copy
 from ..data.download import resolve_data_dir as default_data_dir
-from ..data.formats import pack_release, write_release
 from ..data.releases import FORMATS, RELEASES, release
+from ..data.writers import write_release
 from ..errors import DataError
 from .app import (
     DataDirOption,

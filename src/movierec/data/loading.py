@@ -30,18 +30,11 @@ import pandas as pd
 from platformdirs import user_cache_dir
 
 from ..errors import DataError, DataWarning
+from .archive import open_release
 from .catalog import Catalog
 from .dataset import Dataset
 from .download import fetch, local_copy, resolve_data_dir
-from .formats import (
-    RawMovies,
-    RawRatings,
-    off_scale,
-    open_release,
-    read_movies_csv,
-    read_ratings_csv,
-    read_release,
-)
+from .readers import RawMovies, RawRatings, read_movies_csv, read_ratings_csv, read_release
 from .releases import DEFAULT_RELEASE, RELEASES, Release, by_folder
 from .vocabulary import Vocabulary
 
@@ -50,6 +43,15 @@ CACHE_VERSION = 2  # 2: a plain CSV off the star scale is an error, not its own 
 _FORMAT_SCALE = {"csv": ((0.5, 5.0), 0.5), "dat": ((0.5, 5.0), 0.5), "100k": ((1.0, 5.0), 1.0)}
 
 __all__ = ["DEFAULT_RELEASE", "cache_dir", "load", "resolve", "resolve_data_dir"]
+
+
+def off_scale(ratings: np.ndarray, scale: tuple[float, float], step: float | None) -> np.ndarray:
+    """Mask of the ratings that are not finite, outside ``scale``, or off its ``step`` grid."""
+    bad = ~np.isfinite(ratings) | (ratings < scale[0]) | (ratings > scale[1])
+    if step:
+        bad |= np.mod(ratings - np.float32(scale[0]), step) != 0
+    return bad
+
 
 
 def cache_dir() -> Path:

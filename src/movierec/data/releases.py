@@ -9,7 +9,7 @@ from ..errors import DataError
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 
 #: On-disk layouts: ``csv`` (ratings.csv/movies.csv, UTF-8), ``dat`` (ratings.dat/movies.dat,
-#: ``::``-separated) and ``100k`` (u.data/u.item/u.genre). See :mod:`movierec.data.formats`.
+#: ``::``-separated) and ``100k`` (u.data/u.item/u.genre). See :mod:`movierec.data.readers`.
 FORMATS = ("csv", "dat", "100k")
 
 

@@ -26,9 +26,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..data.archive import open_release
 from ..data.dataset import Dataset
-from ..data.formats import open_release, read_ratings_csv, read_ratings_delimited
 from ..data.loading import from_raw
+from ..data.readers import read_ratings_csv, read_ratings_delimited
 from ..errors import DataError, DataWarning
 
 SPLIT_NAMES = ("random", "user", "kfold", "temporal", "last")

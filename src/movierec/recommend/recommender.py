@@ -37,7 +37,6 @@ from .titles import TitleIndex
 from .training import train_artifact
 
 
-
 @dataclass(frozen=True)
 class Recommendation:
     movie_id: int

@@ -98,9 +98,10 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
         if mean is None:
             raise ModelError("cannot train mf on a dataset without ratings")
         reg, tried, model = c.reg, {}, None
+        movie_bias = user_bias = None
         for round_ in range(BIAS_ROUNDS):
             # Biases of what the factors do not explain yet (nothing, in the first round).
-            if model is not None:
+            if movie_bias is not None:
                 movie_bias.unpersist()
                 user_bias.unpersist()
             dots = model.transform(ratings).withColumnRenamed("prediction", "dot") if model else ratings.withColumn("dot", F.lit(0.0))

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..data.formats import RawMovies, RawRatings, read_movies_csv
 from ..data.loading import from_raw, load
+from ..data.readers import RawMovies, RawRatings, read_movies_csv
 from ..data.releases import by_folder
 from ..errors import DataError, DataWarning
 from .als import check_ids, frame_of

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from movierec import Catalog, DataError, Dataset, DataWarning, load
+from movierec.data.archive import pack_release, safe_extract
 from movierec.data.catalog import NO_GENRES
-from movierec.data.formats import genre_strings, pack_release, safe_extract, write_release
+from movierec.data.readers import genre_strings
 from movierec.data.releases import FORMATS
+from movierec.data.writers import write_release
 
 TITLES = [
     "Toy Story (1995)",

@@ -1,4 +1,4 @@
-"""Readers and writers of every on-disk MovieLens layout.
+"""Readers of every on-disk MovieLens layout.
 
 Three layouts cover all GroupLens releases (see :data:`movierec.data.releases.FORMATS`):
 
@@ -11,42 +11,31 @@ Three layouts cover all GroupLens releases (see :data:`movierec.data.releases.FO
   ``u.genre`` (``name|index``).
 
 Readers parse with pyarrow's multi-threaded CSV engine into NumPy arrays; only when that fails do
-they re-scan the file to name the first offending line. Writers produce the same bytes layout, so
-every format round-trips. Validation that needs the whole release (rating scale, duplicates,
-movies missing from the catalog) lives in :mod:`movierec.data.loading`.
+they re-scan the file to name the first offending line. :mod:`movierec.data.writers` writes the
+same layouts back. Validation that needs the whole release (rating scale, duplicates, movies
+missing from the catalog) lives in :mod:`movierec.data.loading`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-import zipfile
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataError
+from .archive import MOVIES_FILE, RATINGS_FILE, ReleaseFiles
 from .catalog import NO_GENRES
-from .dataset import Dataset
-from .releases import FORMATS, RELEASES
 
-#: The file that identifies each layout, and the files each layout is made of.
-RATINGS_FILE = {"csv": "ratings.csv", "dat": "ratings.dat", "100k": "u.data"}
-MOVIES_FILE = {"csv": "movies.csv", "dat": "movies.dat", "100k": "u.item"}
 RATINGS_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 MOVIES_COLUMNS = ("movieId", "title", "genres")
 # Ids are parsed as int32 (every MovieLens id fits; half the memory and copying of int64) and
 # re-read as int64 only if a file holds larger ones.
 _TYPES = {"userId": pa.int32(), "movieId": pa.int32(), "rating": pa.float32(), "timestamp": pa.int64()}
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 @dataclass
@@ -71,117 +60,6 @@ class RawMovies:
     genres: np.ndarray  # object (str): "|"-joined genre names
     label: str
     first_line: int
-
-
-# -- where the files are: a folder or a zip ---------------------------------------------------
-class ReleaseFiles:
-    """The files of one release, in a folder or a zip, opened by base name (``ratings.csv``)."""
-
-    def __init__(self, path: Path, fmt: str, prefix: str, zf: zipfile.ZipFile | None):
-        self.path, self.fmt, self.prefix, self._zip = path, fmt, prefix, zf
-
-    @property
-    def folder_name(self) -> str:
-        """The release folder's name (``ml-10M100K``), else the zip's stem or the folder's name."""
-        inner = self.prefix.rstrip("/").rsplit("/", 1)[-1]
-        return inner or (self.path.stem if self._zip else self.path.name)
-
-    def label(self, name: str) -> str:
-        return f"{self.path.name}:{self.prefix}{name}" if self._zip else str(self.path / self.prefix / name)
-
-    def has(self, name: str) -> bool:
-        if self._zip:
-            try:
-                self._zip.getinfo(self.prefix + name)
-                return True
-            except KeyError:
-                return False
-        return (self.path / self.prefix / name).is_file()
-
-    def opener(self, name: str) -> Callable[[], BinaryIO]:
-        if self._zip:
-            return lambda: self._zip.open(self.prefix + name)  # type: ignore[union-attr]
-        return lambda: open(self.path / self.prefix / name, "rb")
-
-
-def _check_member_names(path: Path, names: list[str]) -> None:
-    """Zip-slip guard: no member may be absolute or climb out of the folder it is extracted to."""
-    for name in names:
-        parts = PurePosixPath(name.replace("\\", "/")).parts
-        if name.startswith(("/", "\\")) or ".." in parts or (parts and re.match(r"^[A-Za-z]:", parts[0])):
-            raise DataError(
-                f"{path}: member {name!r} would be written outside the extraction folder; expected "
-                "relative paths inside the release folder. The zip is unsafe: delete it and download "
-                "the release again"
-            )
-
-
-def _open_zip(path: Path) -> zipfile.ZipFile:
-    try:
-        zf = zipfile.ZipFile(path)
-    except _CORRUPT as exc:
-        raise DataError(
-            f"{path} is not a readable zip ({exc}): the file is truncated or corrupt; "
-            "delete it and download it again (movierec data fetch NAME)"
-        ) from None
-    _check_member_names(path, zf.namelist())
-    return zf
-
-
-def detect_format(names: list[str]) -> tuple[str, str] | None:
-    """``(format, prefix)`` of the shallowest ratings file among ``names`` (zip or folder entries)."""
-    best: tuple[int, str, str] | None = None
-    for name in names:
-        base = name.rsplit("/", 1)[-1]
-        for fmt, ratings in RATINGS_FILE.items():
-            if base == ratings:
-                depth = name.count("/")
-                if best is None or depth < best[0]:
-                    best = (depth, fmt, name[: -len(base)])
-    return (best[1], best[2]) if best else None
-
-
-@contextlib.contextmanager
-def open_release(path: str | Path) -> Iterator[ReleaseFiles]:
-    """The release files in the folder or zip at ``path``; a DataError names what is missing."""
-    path = Path(path)
-    expected = " or ".join(f"{f} ({RATINGS_FILE[f]})" for f in FORMATS)
-    if path.is_dir():  # the release folder, or a folder a release zip was extracted into
-        children = list(path.iterdir())
-        found = detect_format(
-            [p.name for p in children] + [f"{d.name}/{p.name}" for d in children if d.is_dir() for p in d.iterdir()]
-        )
-        if found is None:
-            raise DataError(
-                f"{path} is not a MovieLens release folder: expected a ratings file, one of {expected}"
-            )
-        yield ReleaseFiles(path, found[0], found[1], None)
-        return
-    zf = _open_zip(path)
-    try:
-        found = detect_format(zf.namelist())
-        if found is None:
-            raise DataError(f"{path} holds no MovieLens ratings file: expected one of {expected}")
-        try:
-            yield ReleaseFiles(path, found[0], found[1], zf)
-        except _CORRUPT as exc:
-            raise DataError(
-                f"{path} is corrupt or truncated ({exc}); delete it and download it again "
-                "(movierec data fetch NAME)"
-            ) from None
-    finally:
-        zf.close()
-
-
-def safe_extract(zip_path: str | Path, dest: str | Path) -> Path:
-    """Extract a release zip into ``dest`` after checking every member stays inside it."""
-    dest = Path(dest)
-    with _open_zip(Path(zip_path)) as zf:
-        try:
-            zf.extractall(dest)
-        except _CORRUPT as exc:
-            raise DataError(f"{zip_path} is corrupt or truncated ({exc}); delete it and download it again") from None
-    return dest
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -468,144 +346,3 @@ def read_release(files: ReleaseFiles) -> tuple[RawRatings, RawMovies | None]:
     return ratings, movies
 
 
-# -- writing ---------------------------------------------------------------------------------
-def _large(text: str) -> pa.Scalar:
-    return pa.scalar(text, pa.large_string())
-
-
-def _rating_text(ratings: np.ndarray, always_decimal: bool) -> pa.Array:
-    """Ratings as text: ``4``/``3.5`` (.dat, u.data) or ``4.0``/``3.5`` (CSV releases)."""
-    text = pc.cast(pa.array(ratings, pa.float32()), pa.large_string())
-    if not always_decimal:
-        return text
-    whole = pa.array((np.mod(ratings, 1) == 0) & (np.abs(ratings) < 1e15))
-    return pc.if_else(whole, pc.binary_join_element_wise(text, _large("0"), _large(".")), text)
-
-
-def _write_lines(f: BinaryIO, columns: list[pa.Array], sep: str) -> None:
-    """Write ``columns`` as ``sep``-joined lines: joined in Arrow, written from its buffer."""
-    large = [c if c.type == pa.large_string() else pc.cast(c, pa.large_string()) for c in columns]
-    joined = pc.binary_join_element_wise(*large, _large(sep))
-    joined = pc.binary_join_element_wise(joined, _large(""), _large("\n"))  # each line ends in "\n"
-    if len(joined) == 0:
-        return
-    offsets = np.frombuffer(joined.buffers()[1], np.int64)[joined.offset : joined.offset + len(joined) + 1]
-    f.write(memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]])
-
-
-def _write_ratings(path: Path, data: Dataset, sep: str, header: str | None, decimal: bool) -> None:
-    chunk = 1 << 22  # bounded memory for 25M+ ratings
-    with open(path, "wb") as f:
-        if header:
-            f.write(header.encode() + b"\n")
-        for start in range(0, data.n_ratings, chunk):
-            part = slice(start, start + chunk)
-            _write_lines(
-                f,
-                [
-                    pa.array(data.user_vocab.ids[data.users[part]]),
-                    pa.array(data.movie_vocab.ids[data.movies[part]]),
-                    _rating_text(data.ratings[part], decimal),
-                    pa.array(data.timestamps[part]),
-                ],
-                sep,
-            )
-
-
-def _encode_legacy(text: str) -> bytes:
-    """latin-1 as the original releases are; UTF-8 when a title needs characters latin-1 lacks."""
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")
-
-
-def off_scale(ratings: np.ndarray, scale: tuple[float, float], step: float | None) -> np.ndarray:
-    """Mask of the ratings that are not finite, outside ``scale``, or off its ``step`` grid."""
-    bad = ~np.isfinite(ratings) | (ratings < scale[0]) | (ratings > scale[1])
-    if step:
-        bad |= np.mod(ratings - np.float32(scale[0]), step) != 0
-    return bad
-
-
-def write_release(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> Path:
-    """Write ``dataset`` into ``folder`` in the file layout of ``fmt``.
-
-    ``fmt`` is a layout (``csv``, ``dat``, ``100k``) or a release name (``ml-1m`` -> ``dat``).
-    A release name, and ``100k``, also fix the rating scale: ratings off it raise DataError rather
-    than make a release that would not load back. Every catalog movie is written, rated or not.
-    Returns ``folder``.
-    """
-    scale, step = ((1.0, 5.0), 1.0) if fmt == "100k" else (None, None)
-    if fmt in RELEASES:
-        scale, step, fmt = RELEASES[fmt].rating_scale, RELEASES[fmt].rating_step, RELEASES[fmt].format
-    if fmt not in FORMATS:
-        raise DataError(f"unknown release format {fmt!r}: expected one of {', '.join(FORMATS)} or a release name")
-    if scale is not None and (bad := np.flatnonzero(off_scale(dataset.ratings, scale, step))).size:
-        raise DataError(
-            f"the {fmt} layout holds ratings from {scale[0]:g} to {scale[1]:g} in steps of {step:g}; "
-            f"found {dataset.ratings[bad[0]]:g} ({bad.size:,} such ratings). Round them first, or write "
-            "another layout (csv keeps half stars)"
-        )
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    cat = dataset.catalog
-    titles = pd.Series(cat.titles, dtype=object).astype(str)
-    if fmt == "csv":
-        _write_ratings(folder / "ratings.csv", dataset, ",", ",".join(RATINGS_COLUMNS), decimal=True)
-        movies = pd.DataFrame(
-            {"movieId": cat.movie_ids, "title": titles, "genres": genre_strings(cat.genres, cat.genre_names)}
-        )
-        movies.to_csv(folder / "movies.csv", index=False, lineterminator="\n", encoding="utf-8")
-    elif fmt == "dat":
-        _write_ratings(folder / "ratings.dat", dataset, "::", None, decimal=False)
-        lines = pd.Series(cat.movie_ids).astype(str) + "::" + titles + "::" + genre_strings(cat.genres, cat.genre_names)
-        (folder / "movies.dat").write_bytes(_encode_legacy("".join(lines + "\n")))
-    else:
-        _write_ratings(folder / "u.data", dataset, "\t", None, decimal=False)
-        names = [g for g in cat.genre_names if g != NO_GENRES]
-        flags = cat.genres[:, [cat.genre_names.index(g) for g in names]].astype(np.int8)
-        years = cat.years.astype(int)
-        date = np.where(years > 0, "01-Jan-" + pd.Series(years).astype(str), "")
-        url = "http://us.imdb.com/M/title-exact?" + titles.str.replace(" ", "%20", regex=False)
-        lines = pd.Series(cat.movie_ids).astype(str) + "|" + titles + "|" + date + "||" + url
-        for j in range(len(names)):
-            lines = lines + "|" + flags[:, j].astype(str)
-        (folder / "u.item").write_bytes(_encode_legacy("".join(lines + "\n")))
-        genre_lines = "".join(f"{name}|{i}\n" for i, name in enumerate(names)) + "\n"
-        (folder / "u.genre").write_bytes(_encode_legacy(genre_lines))
-    return folder
-
-
-def pack_release(folder: str | Path, zip_path: str | Path | None = None) -> Path:
-    """Zip a release folder the way GroupLens does: members under ``<folder name>/``.
-
-    Written to a temporary name first, so an interrupted pack never leaves a valid-looking zip.
-    """
-    folder = Path(folder)
-    zip_path = Path(zip_path) if zip_path else folder.with_name(folder.name + ".zip")
-    partial = zip_path.with_name(zip_path.name + ".part")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            zf.write(file, f"{folder.name}/{file.relative_to(folder).as_posix()}")
-    partial.replace(zip_path)
-    return zip_path
-
-
-__all__ = [
-    "MOVIES_FILE",
-    "RATINGS_FILE",
-    "RawMovies",
-    "RawRatings",
-    "ReleaseFiles",
-    "detect_format",
-    "genre_strings",
-    "off_scale",
-    "open_release",
-    "pack_release",
-    "read_movies_csv",
-    "read_ratings_csv",
-    "read_release",
-    "safe_extract",
-    "write_release",
-]
