@@ -5,7 +5,7 @@ On an ml-latest-small model folder (trained here when --model is not given):
 - the names at k=10 and k=20 (movies with >= 20 ratings) with their support, the share of
   members carrying every genre of the name; bar: all names different, and each either
   supported by >= 40% of its members or "Mixed: ...";
-- the time of the 2-D map (t-SNE, explore.clusters.map_coords) of the clustered movies, cold
+- the time of the 2-D map (t-SNE, explore.layout.map_coords) of the clustered movies, cold
   and then from the cache (the server's second k), and of a whole cluster report;
 
 and on a large synthetic catalog (data.synthetic, planted genre taste; --movies movies, their
@@ -34,7 +34,8 @@ def timed(call) -> tuple[float, object]:
 
 
 def names(rec) -> None:
-    from movierec.explore.clusters import MIN_SUPPORT, cluster_recommender
+    from movierec.explore.clusters import cluster_recommender
+    from movierec.explore.naming import MIN_SUPPORT
 
     for k in (10, 20):
         seconds, (kind, report) = timed(lambda k=k: cluster_recommender(rec, k, "auto", 20))
@@ -51,7 +52,7 @@ def names(rec) -> None:
 
 def map_time(label: str, x: np.ndarray) -> None:
     """Wall and CPU time: t-SNE runs on one thread, so on a busy machine CPU time is the fairer figure."""
-    from movierec.explore.clusters import map_coords
+    from movierec.explore.layout import map_coords
 
     cpu = time.process_time()
     cold, (layout, _) = timed(lambda: map_coords(x))
@@ -69,7 +70,8 @@ def main() -> None:
 
     from movierec.data.synthetic import generate
     from movierec.eval.metrics import unit_rows
-    from movierec.explore.clusters import LAYOUT_FIT_MAX, model_embeddings
+    from movierec.explore.clusters import model_embeddings
+    from movierec.explore.layout import LAYOUT_FIT_MAX
     from movierec.recommend.recommender import Recommender
 
     with tempfile.TemporaryDirectory() as tmp:

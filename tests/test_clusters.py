@@ -10,21 +10,19 @@ import pytest
 from movierec import Catalog, DataError
 from movierec.data.synthetic import generate
 from movierec.eval.metrics import unit_rows
-from movierec.explore import clusters as clusters_module
+from movierec.explore import layout as layout_module
 from movierec.explore.clusters import (
-    MIN_LIFT,
-    MIN_SUPPORT,
     PALETTE,
     choose_k,
     cluster_movies,
     coherence,
     elbow,
     genre_matrix,
-    map_coords,
-    name_clusters,
     purity,
     rarest_genre,
 )
+from movierec.explore.layout import map_coords
+from movierec.explore.naming import MIN_LIFT, MIN_SUPPORT, name_clusters
 from movierec.explore.plot import _candidates, plot_clusters
 
 GENRES = ("Action", "Animation", "Documentary", "Horror", "Romance", "Western")
@@ -254,7 +252,7 @@ def test_map_above_the_fit_cap_places_the_rest_by_their_neighbours(rng, monkeypa
     x, group = _planted_blobs(rng, n_groups=6, per_group=60)
     order = rng.permutation(group.size)
     x, group = x[order], group[order]
-    monkeypatch.setattr(clusters_module, "LAYOUT_FIT_MAX", 120)  # t-SNE sees 120 of 360 movies
+    monkeypatch.setattr(layout_module, "LAYOUT_FIT_MAX", 120)  # t-SNE sees 120 of 360 movies
     layout, coords = map_coords(x)
     assert layout == "tsne" and np.isfinite(coords).all()
     assert silhouette_score(coords[120:], group[120:]) > 0.5  # the other 240 land with their groups

@@ -13,6 +13,9 @@ Policies for imperfect input (each reported, nothing dropped silently):
 After the first parse the arrays are cached (``.npy`` files and JSON, no pickle) in the cache folder
 ($MOVIEREC_CACHE, else the user cache), keyed by the source files' size and mtime, never beside
 the source (which may be read-only). A cached reload replays the warnings of the first parse.
+
+Length: every input policy (ids, scale, duplicates, catalog gaps) and the binary cache that
+stores their result sit together so one change of policy bumps one cache version.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ The noise floor. Rounding to ``step`` adds error uniform on ``±step/2`` (varian
 lowers it a little. :attr:`Synthetic.oracle_rmse` is that floor measured exactly on the
 generated ratings: the RMSE of ``clip(true rating)`` against the observed stars. A model's
 held-out RMSE can approach it but (up to sampling luck) not beat it.
+
+Length: one generator; its steps (taste, popularity, catalog, planted sequels, noise) share
+the same random streams, so they stay together to keep generated data reproducible.
 """
 
 from __future__ import annotations

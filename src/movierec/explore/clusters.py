@@ -21,40 +21,31 @@ share a name; a cluster no name fits is called "Mixed: ..." with its commonest g
 
 The **map** places the movies by t-SNE of their normalized embeddings (:func:`map_coords`),
 which keeps neighbourhoods, so clusters show as regions instead of PCA's one overlapping mass.
+
+Length: KMeans, the scores against chance, the report and k selection read as one story
+(the names and the map live in :mod:`.naming` and :mod:`.layout`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 from sklearn.metrics import normalized_mutual_info_score, silhouette_score
-from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_limits
 
 from ..data.catalog import NO_GENRES, Catalog
 from ..errors import DataError, ModelError
 from ..eval.metrics import unit_rows
-from ..recommend.titles import short_title
+from .layout import map_coords
+from .naming import MIN_LIFT, MIN_SUPPORT, name_clusters
 
 if TYPE_CHECKING:
     from ..recommend.recommender import Recommender
 
 N_TOP_TITLES = 10
 N_TOP_GENRES = 3
-NOT_GENRES = ("IMAX",)  # a screen format MovieLens lists among genres: counted, never a cluster's name
-MIN_SUPPORT = 0.40  # a name's genres are carried together by at least this share of the members
-MIN_LIFT = 1.2  # and each is at least this many times as common in the cluster as among all clustered
-MIXED = "Mixed"
 
 # 20 colours for 20 clusters, none a look-alike of another: picked greedily from an sRGB grid,
 # each the farthest in CIELAB from those already picked (lightness 38-80 and chroma 30-75, so
@@ -65,20 +56,6 @@ PALETTE = (
     "#1e78b4", "#f0a51e", "#00e187", "#d20069", "#5a692d", "#e187ff", "#ffb4a5", "#4bd2d2", "#b42d00", "#b4d23c",
     "#874b69", "#2d5ad2", "#1e8700", "#d2b4f0", "#a5d296", "#a5692d", "#ff87c3", "#0f7869", "#a51e96", "#f06969",
 )
-
-
-@dataclass(frozen=True)
-class Name:
-    """What a cluster is called, and how well its members bear the name out."""
-
-    text: str  # "Crime · Drama", or "Mixed: Drama 54% · Thriller 33%"
-    genres: tuple[str, ...]  # the genres the name claims, most over-represented first; () if mixed
-    support: float | None  # share of members carrying every genre of the name; None if mixed
-    lift: float | None  # support / the same share among all clustered movies; None if mixed
-
-    @property
-    def mixed(self) -> bool:
-        return not self.genres
 
 
 @dataclass(frozen=True)
@@ -331,133 +308,6 @@ def cluster_movies(
     return ClusterReport(
         k, min_ratings, seed, n_random, clusters, purity_score, nmi_score, ids, labels, coords, counts[chosen], layout
     )
-
-
-# -- names ---------------------------------------------------------------------------------------
-def name_clusters(
-    labels: np.ndarray, genres: np.ndarray, genre_names: list[str], k: int, titles: np.ndarray | None = None
-) -> list[Name]:
-    """One name per cluster, all different: a genre or a pair of genres that sets it apart, or "Mixed".
-
-    A candidate name is one genre or two (never one of ``NOT_GENRES``). It fits a cluster when
-    at least ``MIN_SUPPORT`` of the members carry all its genres and each of them is at least
-    ``MIN_LIFT`` times as common in the cluster as among all the movies clustered (``genres``).
-    Its score is ``support * log(lift)`` (lift of the genres together): broad and distinctive
-    names score high, so "Crime · Drama" (50% of members, 4x as common) beats "Drama" (90%,
-    1.8x). Names are then assigned as one matching (Hungarian algorithm) that names as many
-    clusters as possible, then maximizes the total score: two crime clusters cannot both be
-    "Crime", so the one Crime fits less well gets its next best name. A cluster left without
-    one is "Mixed: " with its two commonest genres and their shares; if two Mixed names are
-    still alike, the later one adds its best-known movie from ``titles`` (members most-rated first).
-    """
-    labels = np.asarray(labels)
-    g = np.asarray(genres, dtype=np.float32)
-    n = g.shape[0]
-    usable = ~np.isin(np.asarray(genre_names, dtype=object), NOT_GENRES)
-    # Candidates as index pairs (a, b); a == b is the genre alone, so one co-occurrence matrix
-    # per cluster (its diagonal: genre counts) gives every candidate's count.
-    allowed = np.flatnonzero(usable)
-    a, b = np.array([(j, j) for j in allowed] + list(combinations(allowed, 2)), dtype=np.int64).reshape(-1, 2).T
-    sizes = np.bincount(labels, minlength=k).astype(np.float64)
-    together = np.stack([g[labels == c].T @ g[labels == c] for c in range(k)])  # [k, genres, genres]
-    base = np.diagonal(g.T @ g) / max(n, 1)  # share of all clustered movies carrying each genre
-    base_pair = (g.T @ g)[a, b] / max(n, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        support = together[:, a, b] / sizes[:, None]  # [k, candidates]
-        share = np.diagonal(together, axis1=1, axis2=2) / sizes[:, None]  # [k, genres]
-        genre_lift = np.where(base > 0, share / base, 0.0)
-        lift = np.where(base_pair > 0, support / base_pair, 0.0)
-        score = np.where(lift > 0, support * np.log(lift), 0.0)
-    fits = (support >= MIN_SUPPORT) & (np.minimum(genre_lift[:, a], genre_lift[:, b]) >= MIN_LIFT)
-    # Naming one more cluster outweighs any score: a score is at most log(n) (lift <= n).
-    weight = np.where(fits, 1.0 + np.log(max(n, 2)) + score, 0.0)
-    names: list[Name | None] = [None] * k
-    if weight.size:
-        for c, j in zip(*linear_sum_assignment(weight, maximize=True)):
-            if fits[c, j]:
-                pair = (a[j],) if a[j] == b[j] else tuple(sorted((a[j], b[j]), key=lambda i: -genre_lift[c, i]))
-                names[c] = Name(
-                    " · ".join(genre_names[i] for i in pair), tuple(genre_names[i] for i in pair),
-                    float(support[c, j]), float(lift[c, j]),
-                )
-    taken = {x.text for x in names if x is not None}
-    for c in range(k):
-        if names[c] is None:
-            names[c] = _mixed(share[c], genre_names, usable, taken, _best_known(labels, c, titles))
-            taken.add(names[c].text)
-    return names  # type: ignore[return-value]
-
-
-def _mixed(share: np.ndarray, genre_names: list[str], usable: np.ndarray, taken: set[str], title: str | None) -> Name:
-    """ "Mixed: Drama 54% · Thriller 33%": no name fits, so say what the members do carry."""
-    share = np.where(usable, np.nan_to_num(share), 0.0)
-    top = [j for j in np.argsort(-share, kind="stable")[:2] if share[j] > 0]
-    text = f"{MIXED}: " + (" · ".join(f"{genre_names[j]} {share[j]:.0%}" for j in top) or "no genres")
-    if text in taken and title:
-        text += f" · like {short_title(title)}"
-    return Name(text, (), None, None)
-
-
-def _best_known(labels: np.ndarray, c: int, titles: np.ndarray | None) -> str | None:
-    if titles is None:
-        return None
-    first = np.flatnonzero(labels == c)[:1]
-    return str(titles[first[0]]) if first.size else None
-
-
-# -- the map -------------------------------------------------------------------------------------
-LAYOUT_FIT_MAX = 3000  # t-SNE fits at most this many movies (the most rated); see map_coords
-LAYOUT_SEED = 0  # one map per embedding, whatever the KMeans seed, so it can be cached
-_TSNE_MIN = 20  # fewer movies than this: PCA (t-SNE needs perplexity < n)
-_LAYOUT_CACHE_SIZE = 8
-_layouts: OrderedDict[bytes, tuple[str, np.ndarray]] = OrderedDict()
-_layouts_lock = threading.Lock()
-
-
-def map_coords(x: np.ndarray) -> tuple[str, np.ndarray]:
-    """("tsne" or "pca", float32 [n, 2] map positions) of the unit rows ``x``, most-rated first.
-
-    t-SNE (scikit-learn, Barnes-Hut, 500 iterations, perplexity 30) keeps each movie near its
-    neighbours in the embedding, so clusters show as regions. It takes seconds and does not
-    depend on k, so the last few maps are cached by the content of ``x``: the server asking for
-    k=10 and then k=20 computes it once. Above ``LAYOUT_FIT_MAX`` movies t-SNE fits the first
-    (most-rated) ones and each other movie goes to the distance-weighted mean position of its 5
-    nearest fitted movies, which keeps large catalogs to the same seconds.
-    """
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    key = hashlib.sha256(x.tobytes() + repr(x.shape).encode()).digest()
-    with _layouts_lock:
-        if key in _layouts:
-            _layouts.move_to_end(key)
-            return _layouts[key]
-    found = _layout(x)  # outside the lock: slow, and two threads at worst compute it twice
-    found[1].flags.writeable = False
-    with _layouts_lock:
-        _layouts[key] = found
-        while len(_layouts) > _LAYOUT_CACHE_SIZE:
-            _layouts.popitem(last=False)
-    return found
-
-
-def _layout(x: np.ndarray) -> tuple[str, np.ndarray]:
-    n = x.shape[0]
-    if n < _TSNE_MIN:
-        return "pca", PCA(n_components=2, random_state=LAYOUT_SEED).fit_transform(x).astype(np.float32)
-    fit = min(n, LAYOUT_FIT_MAX)
-    tsne = TSNE(
-        n_components=2, perplexity=min(30.0, (fit - 1) / 3), init="pca", max_iter=500, angle=0.8,
-        random_state=LAYOUT_SEED,
-    )
-    coords = np.empty((n, 2), dtype=np.float32)
-    # One OpenMP thread: on a busy machine (a server, or CI) t-SNE's threads spin-wait for each
-    # other every iteration; two threads on two shared cores ran 10-20x slower than one.
-    with threadpool_limits(1, user_api="openmp"):
-        coords[:fit] = tsne.fit_transform(x[:fit])
-    if fit < n:
-        distance, nearest = NearestNeighbors(n_neighbors=5).fit(x[:fit]).kneighbors(x[fit:])
-        w = 1.0 / (distance + 1e-6)
-        coords[fit:] = (coords[nearest] * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
-    return "tsne", coords
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ Compact posterior: the prediction is the *average over samples* of dot products.
 storing every sample, the kept samples' side-by-side factors (whose one dot product is that
 average) are compressed to ``serve_rank`` columns by a randomized range finder: tiny loss,
 a fixed-size artifact. Fold-in uses the posterior means.
+
+Length: the model and its Gibbs sampler (``_Sampler``, ``_Kept``) share every array layout;
+splitting them would spread one algorithm over two files.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ per half-sweep over *padded blocks* of ratings grouped by entity. Blocks are sor
 rating count so padding stays small, and never hold more than ``block_size`` ratings:
 memory is bounded whatever the number of ratings (25M fits in a few GB), with no
 per-rating outer product and no Python loop over users or ratings.
+
+Length: the padded-block ALS solver and the model it trains; other models reuse the blocks.
 """
 
 from __future__ import annotations

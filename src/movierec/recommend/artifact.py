@@ -13,6 +13,9 @@ A model directory holds two files and nothing executable (no pickle):
 
 Files are written under temporary names and renamed, ``model.json`` last, so a crash never
 leaves a directory that loads half-written; the checksum catches later damage.
+
+Length: the whole on-disk format (writing, checked reading, copy-on-write mapping) in one
+place, so a format change is one file.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ request is a few vectorized NumPy operations over the catalog and no Python loop
 The jobs around the query side live next to it: training in :mod:`.training`, similar movies
 and explanations in :mod:`.similarity`, the explore re-ranking in :mod:`.novelty`, id lookups
 and their errors in :mod:`.lookup`.
+
+Length: the query side of ``Recommender`` only (training, similarity, explanations, filters,
+novelty and lookups are their own modules); its methods share the scoring and masking state.
 """
 
 from __future__ import annotations
