@@ -110,7 +110,7 @@ def test_local_cluster_train_recommend_serve(tmp_path, planted):
     result = runner.invoke(app, [
         "train", "--engine", "spark", "--spark-master", CLUSTER, "-d", str(release), "-o", str(model),
         "-p", "mf.factors=8", "-p", "mf.epochs=10", "-p", "mf.validation=0", "-p", "ials.factors=8", "-p", "ials.iterations=5",
-        "--spark-conf", "spark.sql.shuffle.partitions=4",
+        "--spark-conf", "spark.sql.shuffle.partitions=4", "--holdout", "0.2",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "rmse" in result.output  # held-out metrics, measured by the shared code
@@ -139,7 +139,7 @@ def test_local_cluster_train_recommend_serve(tmp_path, planted):
 
     server = Server(model, tmp_path / "feedback.db")
     try:
-        got = httpx.get(f"{server.base}/api/users/{user}/recommendations", params={"n": 5}, timeout=30)
+        got = httpx.get(f"{server.base}/api/users/{user}/recommendations", params={"n": 5, "explore": 0}, timeout=30)  # batch lists are explore 0
         assert got.status_code == 200
         assert [r["movie_id"] for r in got.json()["recommendations"]] == movies[0].tolist()
     finally:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .app import console, err_console
+from .output import bold, progress, say, status
 
 ENGINES = ("local", "spark")
 EngineOption = Annotated[
@@ -75,9 +75,9 @@ class SparkBars:
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark
-        self.progress = Progress(
+        self.progress = progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(), console=console,
+            TimeElapsedColumn(),
         )
         self.task = None
 
@@ -137,6 +137,6 @@ def recommend_all(model: Path, users: str, n: int, output: Path | None, master: 
         raise DataError("--engine spark writes partitioned Parquet: pass -o FOLDER, e.g. -o recs.parquet")
     rec = Recommender.load(model)
     with session(master, conf) as spark:
-        with err_console.status("Scoring every user on Spark…"):
+        with status("Scoring every user on Spark…"):
             rows = score_all(spark, rec.artifact, n, str(output))
-    console.print(f"Wrote {rows:,} recommendations for {len(rec.user_vocab):,} users to [bold]{output}[/bold] (Parquet).")
+    say(f"Wrote {rows:,} recommendations for {len(rec.user_vocab):,} users to {bold(output)} (Parquet).")

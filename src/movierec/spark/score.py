@@ -67,9 +67,8 @@ def recommend_all(spark: Any, artifact: Artifact, n: int, output: str, batch: in
 def _score(batches: Iterator[Any], spec: tuple) -> Iterator[Any]:
     """Runs on the executors: top-n rows of each block of users."""
     import pyarrow as pa
-    import scipy.sparse as sp
 
-    from ..eval.metrics import mask_rated, top_k
+    from ..eval.metrics import top_k
     from ..models import model_class
 
     name, params, shared, per_user, movie_ids, n, batch = spec
@@ -86,7 +85,8 @@ def _score(batches: Iterator[Any], spec: tuple) -> Iterator[Any]:
             scores = np.array(cls.from_state(params, state).score_users(np.arange(rows)), np.float32, copy=True)
             lists = part.column("seen")
             offsets = lists.offsets.to_numpy()
-            mask_rated(scores, sp.csr_matrix((np.ones(offsets[-1] - offsets[0], np.float32), lists.flatten().to_numpy(), offsets - offsets[0]), shape=scores.shape))
+            seen = lists.flatten().to_numpy()
+            scores[np.repeat(np.arange(rows), np.diff(offsets)), seen] = -np.inf  # no movie the user rated
             top = top_k(scores, n)
             best = np.take_along_axis(scores, top, axis=1)
             keep = np.isfinite(best)

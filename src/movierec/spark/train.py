@@ -11,7 +11,7 @@ import numpy as np
 
 from ..models import Model, TrainingEvent
 from ..recommend.artifact import Artifact
-from ..recommend.recommender import evaluate_model
+from ..recommend.training import evaluate_model
 from .als import make_spark_model
 from .read import read_ratings
 
