@@ -276,22 +276,7 @@ def _usable_filters(rec: Recommender, genres: tuple[str, ...], year_from: int | 
 
 def _print_popular(rec: Recommender, rated: set[int], n: int, genres, year_from, year_to, as_json: bool) -> None:
     """The most-rated movies passing the filters, for a profile the model cannot score."""
-    ids = rec.movie_vocab.ids
-    rows = rec.catalog.rows(ids)
-    keep = (rows >= 0) & ~np.isin(ids, list(rated))
-    names = {name.lower(): j for j, name in enumerate(rec.catalog.genre_names)}
-    for g in genres:
-        if g.lower() not in names:
-            raise DataError(f"unknown genre {g!r}: expected one of {', '.join(rec.catalog.genre_names)}")
-        keep &= rec.catalog.genres[np.maximum(rows, 0), names[g.lower()]]
-    years = rec.catalog.years[np.maximum(rows, 0)]
-    if year_from is not None:
-        keep &= years >= year_from
-    if year_to is not None:
-        keep &= (years <= year_to) & (years > 0)
-    candidates = np.flatnonzero(keep)
-    top = candidates[np.argsort(-rec.artifact.movie_counts[candidates], kind="stable")[:n]]
-    movies = [rec.movie_info(int(m)) for m in ids[top]]
+    movies = [rec.movie_info(m) for m in rec.popular(n, genres, year_from, year_to, exclude=rated)]
     if as_json:
         typer.echo(json.dumps(movies, indent=2, ensure_ascii=False))
     elif movies:

@@ -231,6 +231,20 @@ class Recommender:
             predicted = lambda picks: self.rating.predict(np.full(picks.size, row, np.int32), picks)
         return self._top(scores, movies, ratings, n, self._filter.keep(genres, year_from, year_to), predicted, explore)
 
+    def popular(
+        self, n: int = 10, genres: Iterable[str] = (), year_from: int | None = None, year_to: int | None = None,
+        exclude: Iterable[int] = (),
+    ) -> list[int]:
+        """Ids of the ``n`` most-rated catalog movies passing the filters (as in :meth:`recommend`),
+        leaving out ``exclude``: what to offer a profile the model cannot score."""
+        keep = (self._catalog_rows >= 0) & ~np.isin(self.movie_vocab.ids, np.fromiter(exclude, np.int64))
+        chosen = self._filter.keep(genres, year_from, year_to)
+        if chosen is not None:
+            keep &= chosen
+        candidates = np.flatnonzero(keep)
+        top = candidates[np.argsort(-self.artifact.movie_counts[candidates], kind="stable")[:n]]
+        return [int(m) for m in self.movie_vocab.ids[top]]
+
     def recommend_for_ratings(
         self,
         ratings: Mapping[int, float],
