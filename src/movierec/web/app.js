@@ -262,11 +262,9 @@ async function start() {
     state.scale = health.rating_scale;
     $("model-info").textContent = `${health.dataset} · ${health.model} · ${health.users.toLocaleString()} users, ${health.movies.toLocaleString()} movies`;
     $("filter-genre").append(...health.genres.filter((g) => !g.startsWith("(")).map((g) => el("option", { value: g, text: g })));
-    if (health.explore !== null) {
-      $("filter-explore").value = health.explore;
-      $("explore-value").textContent = `${health.explore.toFixed(1)} (default)`;
-      $("explore-control").hidden = false;
-    }
+    $("filter-explore").value = health.explore;
+    $("explore-value").textContent = `${health.explore.toFixed(1)} (default)`;
+    $("explore-control").hidden = false;  // shown once the model's default is known
   } catch (error) {
     $("model-info").textContent = `Server not ready: ${error.message}`;
   }
