@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from sklearn.utils.extmath import randomized_svd
-
 from ..data.dataset import Dataset
 from .base import Callback, RankingModel, TrainingEvent
 from .composite import Composite, relay
 from .ease import EASE
 from .ials import ImplicitALS
+from .svd import randomized_svd
 
 
 @dataclass(frozen=True)
@@ -136,6 +135,5 @@ class Hybrid(Composite, RankingModel):
 def _co_rating_vectors(train: Dataset, dim: int, seed: int) -> np.ndarray:
     """Top right singular vectors of the binary users x movies matrix (randomized SVD)."""
     presence = train.matrix(np.ones(train.n_ratings, np.float32))
-    dim = max(1, min(dim, min(presence.shape) - 1))
-    _, _, vt = randomized_svd(presence, dim, n_iter=5, random_state=seed)
+    _, _, vt = randomized_svd(presence, max(1, min(dim, min(presence.shape) - 1)), seed, n_iter=5)
     return np.ascontiguousarray(vt.T, dtype=np.float32)
