@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 
 from ..data.dataset import Dataset
 from ..errors import DataError, DataWarning, MovierecError
-from ..models import Model, TrainingEvent
+from ..models import MOVIES, Model, TrainingEvent
 from .help import tidy_command
 from .output import bold, console, err_console, error, note, progress, say, status
 
@@ -220,15 +220,19 @@ class TrainingBars:
         self.finish()
         self.progress.__exit__(*exc)
 
-    def start(self, kind: str, model: Model) -> None:
+    def start(self, kind: str, model: Model | None) -> None:
         self.finish()
-        self.task = self.progress.add_task(f"{kind}: {model.name}", total=None, info="")
+        self.task = self.progress.add_task(kind if model is None else f"{kind}: {model.name}", total=None, info="")
 
     def event(self, e: TrainingEvent) -> None:
         if self.task is None:
             return
-        info = f"loss {e.loss:.4f}" + (f"  {e.metric} {e.validation:.4f}" if e.validation is not None else "")
-        self.progress.update(self.task, total=e.n_epochs, completed=e.epoch, info=f"epoch {e.epoch}/{e.n_epochs}  {info}")
+        if e.metric == MOVIES:
+            info = f"{e.epoch:,}/{e.n_epochs:,} movies"
+        else:
+            info = f"epoch {e.epoch}/{e.n_epochs}  loss {e.loss:.4f}"
+            info += f"  {e.metric} {e.validation:.4f}" if e.validation is not None else ""
+        self.progress.update(self.task, total=e.n_epochs, completed=e.epoch, info=info)
 
     def finish(self) -> None:
         if self.task is not None:

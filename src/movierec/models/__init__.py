@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .base import Model, RankingModel, RatingModel, TrainingEvent
+from .base import MOVIES, Model, RankingModel, RatingModel, TrainingEvent
 
 # name -> "module:Class"; imported on first use so the CLI starts fast.
 _REGISTRY: dict[str, str] = {
@@ -48,6 +48,7 @@ def make_model(name: str, **params: Any) -> Model:
 __all__ = [
     "DEFAULT_RANKING",
     "DEFAULT_RATING",
+    "MOVIES",
     "Model",
     "RankingModel",
     "RatingModel",

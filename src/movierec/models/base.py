@@ -32,6 +32,9 @@ class TrainingEvent:
     metric: str = "val_rmse"
 
 
+MOVIES = "movies"  # TrainingEvent.metric of a step over movies (the neighbours): epoch = movies done
+
+
 Callback = Callable[[TrainingEvent], None]
 
 #: Parameters that older versions saved and that are gone from some configs (e.g. ``seed`` of

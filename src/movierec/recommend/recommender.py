@@ -96,7 +96,7 @@ class Recommender:
         ranking_params: Mapping[str, Any] | None = None,
         holdout: float | None = None,
         split_seed: int = 42,
-        on_start: Callable[[str, Model], None] | None = None,
+        on_start: Callable[[str, Model | None], None] | None = None,
     ) -> Recommender:
         """Train the rating and ranking models (by name, or unfitted instances) on ``train``.
 
@@ -104,7 +104,8 @@ class Recommender:
         ``info["metrics"]``: RMSE/MAE of the rating model on a random holdout, and top-10
         ranking metrics of the ranking model on a per-user holdout (both seeded by
         ``split_seed``, as in ``bench/models.py``). Excluded and explaining ratings are always
-        all of ``train``. ``on_start(kind, model)`` is called before each model trains.
+        all of ``train``. ``on_start(kind, model)`` is called before each model trains (and with
+        ``("similar movies", None)`` before the neighbours are built).
         Ctrl-C during a model's training keeps its best state so far and skips what follows.
         """
         return cls(

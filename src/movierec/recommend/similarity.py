@@ -24,6 +24,7 @@ model that scored it (:meth:`Model.contributions`), only those that add a positi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +91,8 @@ class Neighbours:
     similarities: np.ndarray
 
     @classmethod
-    def build(cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS) -> Neighbours:
+    def build(cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS, progress: Callable[[int, int], None] | None = None) -> Neighbours:
+        """``progress(done, n_movies)`` after each block of movies."""
         n_movies = seen.shape[1]
         k = max(0, min(k, n_movies - 1))
         indices = np.full((n_movies, k), -1, np.int32)
@@ -105,6 +107,8 @@ class Neighbours:
             values = np.take_along_axis(block, best, axis=1)
             indices[targets] = np.where(values > 0, best, -1)
             sims[targets] = np.where(values > 0, values, 0.0)
+            if progress is not None:
+                progress(int(targets[-1]) + 1, n_movies)
         return cls(indices, sims)
 
     def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:

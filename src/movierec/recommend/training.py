@@ -10,7 +10,7 @@ from ..data.dataset import Dataset
 from ..eval.evaluation import rating_scores, scoring_device
 from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
-from ..models import Model, TrainingEvent, make_model
+from ..models import MOVIES, Model, TrainingEvent, make_model
 from .artifact import Artifact
 from .similarity import Neighbours
 
@@ -25,10 +25,12 @@ def train_artifact(
     ranking_params: Mapping[str, Any] | None = None,
     holdout: float | None = None,
     split_seed: int = 42,
-    on_start: Callable[[str, Model], None] | None = None,
+    on_start: Callable[[str, Model | None], None] | None = None,
 ) -> Artifact:
     """What :meth:`Recommender.fit` does (see there): the fitted models, their held-out metrics,
-    training notes and the movies' neighbours, bundled with ``train``'s vocabularies."""
+    training notes and the movies' neighbours, bundled with ``train``'s vocabularies. The
+    neighbours are a last step, ``on_start("similar movies", None)``, reporting to ``callback``
+    events whose ``metric`` is ``MOVIES`` (movies done of all)."""
     if rating is None and ranking is None:
         raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
     fitted: dict[str, Model] = {}
@@ -68,8 +70,13 @@ def train_artifact(
         raise KeyboardInterrupt
     neighbours = None
     if not stopped:
+        if on_start is not None:
+            on_start("similar movies", None)
+        progress = None
+        if callback is not None:
+            progress = lambda done, total: callback(TrainingEvent(done, total, 0.0, metric=MOVIES))  # noqa: E731
         try:
-            neighbours = Neighbours.build(train.matrix())
+            neighbours = Neighbours.build(train.matrix(), progress=progress)
         except KeyboardInterrupt:  # keep the models; the Recommender computes neighbours when asked
             stopped = True
     notes["interrupted"] = stopped
