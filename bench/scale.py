@@ -15,7 +15,8 @@ Stages, each run as the real CLI in its own process so its peak RSS and CPU time
 (``os.wait4``'s rusage of that child):
 
 - ``load``: ``movierec.load`` of the release (first parse, then cached), in a fresh process;
-- ``train``: ``movierec train --no-holdout`` (the default models: mf + hybrid);
+- ``train``: ``movierec train --force`` (the default models, mf + hybrid, on every rating, and the
+  movies' neighbours; an earlier model folder of the same size is replaced);
 - ``recommend``: ``movierec recommend --users all -n 10 -o recs.parquet``;
 - ``evaluate``: ``movierec evaluate -m mf,hybrid`` (random 80/20 for RMSE, per-user 80/20 with
   full-ranking metrics).
@@ -111,7 +112,7 @@ def stage_argv(stage: str, data: Path, work: Path) -> list[str]:
     if stage == "load":
         return [sys.executable, "-c", LOAD, str(data)]
     if stage == "train":
-        return cli("train", "-d", str(data), "--no-holdout", "-o", str(work / "model"))
+        return cli("train", "-d", str(data), "-o", str(work / "model"), "--force")
     if stage == "recommend":
         return cli("recommend", "-m", str(work / "model"), "--users", "all", "-n", "10", "-o", str(work / "recs.parquet"))
     return cli("evaluate", "-d", str(data), "-m", "mf,hybrid")
