@@ -137,6 +137,39 @@ def test_hybrid_scores_the_tail_beyond_ease(synth_split):
     assert model.movie_embeddings().shape == (train.n_movies, 16)
 
 
+def test_hybrid_discounts_the_movies_on_many_lists(synth_split):
+    """Exposure counts each training user's top ``exposure_depth`` once; scores are the
+    undiscounted ones times (1 + exposure)^-γ (divided when negative), in every path; the lists
+    then cover more of the catalogue."""
+    train, test = synth_split
+    model = make_model("hybrid", **FAST["hybrid"]).fit(train)
+    plain = type(model).from_state({**model.get_params(), "exposure_discount": 0.0}, model.get_state())
+    users = np.arange(train.n_users)
+    raw = plain.score_users(users)
+    depth = model.config.exposure_depth
+    masked = raw.copy()
+    masked[train.matrix().nonzero()] = -np.inf
+    counted = np.bincount(np.argsort(-masked, axis=1)[:, :depth].ravel(), minlength=train.n_movies)
+    assert model.exposure.sum() == (train.user_counts() > 0).sum() * depth
+    assert np.abs(model.exposure - counted).sum() <= 0.01 * counted.sum()  # up to near-ties
+    keep = (1 + model.exposure) ** -model.config.exposure_discount
+    np.testing.assert_allclose(model.score_users(users), np.where(raw > 0, raw * keep, raw / keep), rtol=1e-5, atol=1e-7)
+    movies, stars = train.movies[train.users == 0], train.ratings[train.users == 0]
+    folded = model.fold_in(movies, stars)
+    targets = np.argsort(-folded)[:20]
+    np.testing.assert_allclose(model.contributions(movies, stars, targets).sum(1), folded[targets], rtol=1e-4, atol=1e-6)
+    assert ranking_metrics(model, train, test).coverage > ranking_metrics(plain, train, test).coverage
+
+
+def test_hybrid_saved_before_the_discount_ranks_as_it_did(synth_split):
+    model = make_model("hybrid", **FAST["hybrid"]).fit(synth_split.train)
+    state = {k: v for k, v in model.get_state().items() if k != "exposure"}
+    old = type(model).from_state(model.get_params(), state)
+    plain = type(model).from_state({**model.get_params(), "exposure_discount": 0.0}, model.get_state())
+    rows = np.arange(10)
+    np.testing.assert_array_equal(old.score_users(rows), plain.score_users(rows))
+
+
 def test_conjugate_gradient_reaches_the_exact_solution(rng):
     """Batched CG over all rows equals a per-row dense solve of the iALS normal equations."""
     n_rows, n_cols, k, alpha0 = 30, 50, 8, 0.1
@@ -203,7 +236,8 @@ def test_seed_decides_the_factors(synth_split):
 @pytest.mark.parametrize(
     "name, params",
     [("ials", {"factors": 0}), ("ials", {"unobserved_weight": -1.0}), ("ease", {"regularization": 0.0}),
-     ("ease", {"max_movies": 0}), ("hybrid", {"ials_weight": -0.5})],
+     ("ease", {"max_movies": 0}), ("hybrid", {"ials_weight": -0.5}), ("hybrid", {"exposure_discount": -0.1}),
+     ("hybrid", {"exposure_depth": 0})],
 )
 def test_bad_parameters_are_refused(name, params, synth_split):
     with pytest.raises(ValueError, match=next(iter(params))):
@@ -212,7 +246,8 @@ def test_bad_parameters_are_refused(name, params, synth_split):
 
 @pytest.mark.slow
 def test_default_reaches_ndcg_030_on_ml_latest_small(shared_data):
-    """The issue's bar: NDCG@10 >= 0.30 on the per-user 80/20 split (seed 42), beating EASE."""
+    """The issue's bar: NDCG@10 >= 0.30 on the per-user 80/20 split (seed 42), beating EASE; and
+    the exposure discount's coverage (0.077 measured, 0.044 without it)."""
     train, test = user_holdout(load("ml-latest-small", shared_data), 0.2, seed=42)
     ours = ranking_metrics(make_model(DEFAULT_RANKING, device="cpu").fit(train).score_users, train, test)
-    assert ours.ndcg >= 0.30, ours
+    assert ours.ndcg >= 0.30 and ours.coverage >= 0.07, ours

@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from ..errors import DataError
+from ..recommend.novelty import DEFAULT_EXPLORE
 from .app import (
     CountOption,
     JsonOption,
@@ -190,7 +191,7 @@ def recommend(
     titles: Annotated[bool, typer.Option("--titles", help="Batch mode: add a title column.")] = False,
     explore: Annotated[
         float | None,
-        typer.Option(min=0.0, max=1.0, help="0 = the model's order, up to 1 = movies fewer people rated \\[default: the model's, 0.2]."),
+        typer.Option(min=0.0, max=1.0, help=f"0 = the model's order, up to 1 = movies fewer people rated \\[default: the model's, {DEFAULT_EXPLORE:g}]."),
     ] = None,
     as_json: JsonOption = False,
     engine: EngineOption = "local",
