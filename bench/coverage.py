@@ -33,8 +33,9 @@ PREVIOUS = ({"ease_regularization": 200.0, "exposure_discount": 0.0}, 0.2)  # pa
 def measure(splits, params: dict, discounts, explores) -> dict:
     """{(discount, explore): (mean RankingMetrics fields, mean fit seconds)} over ``splits``. One fit
     per split: the exposure discount only scales scores, so each one reuses the fitted arrays."""
-    from movierec.models import DEFAULT_RANKING, make_model, model_class
     from support import explored_metrics
+
+    from movierec.models import DEFAULT_RANKING, make_model, model_class
 
     sums: dict = {}
     fit_s = []
@@ -67,11 +68,12 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("MOVIEREC_DATA"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=r".*[Ss]parse.*", category=UserWarning)
+    from support import VALIDATION_SEEDS, validation_splits
+
     import movierec
     from movierec.eval.splits import user_holdout
     from movierec.models import DEFAULT_RANKING, model_class
     from movierec.recommend.novelty import DEFAULT_EXPLORE
-    from support import VALIDATION_SEEDS, validation_splits
 
     data = movierec.load(args.data, args.data_dir)
     test = user_holdout(data, 0.2, seed=42)

@@ -151,10 +151,11 @@ def cases(rec) -> None:
 
 
 def curve(data) -> None:
+    from support import VALIDATION_SEEDS, explored_metrics, validation_splits
+
     from movierec.eval.splits import user_holdout
     from movierec.models import DEFAULT_RANKING, make_model
     from movierec.recommend.novelty import DEFAULT_EXPLORE
-    from support import VALIDATION_SEEDS, explored_metrics, validation_splits
 
     test = user_holdout(data, 0.2, seed=42)
     seeds = ", ".join(map(str, VALIDATION_SEEDS))

@@ -31,6 +31,7 @@ from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
+
 from ..data.dataset import Dataset
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
 from .composite import Composite, relay
