@@ -58,16 +58,21 @@ class CoRatings:
         self.by_user = sp.csr_matrix((np.ones(indices.size, np.float32), indices, indptr), seen.shape)
         self.by_movie = self.by_user.tocsc()
         self.counts = np.bincount(indices, minlength=seen.shape[1]).astype(np.float32)
+        counts = np.maximum(self.counts, np.float32(1))
+        self._target_scale = np.power(counts, np.float32(1 - POPULARITY_EXPONENT))
+        self._neighbour_scale = np.power(counts, np.float32(POPULARITY_EXPONENT))
 
     def rows(self, targets: np.ndarray) -> np.ndarray:
         """``sim(t, j)`` for every target and movie (float32 [len(targets), n_movies]; self: 0)."""
         columns = self.by_movie[:, targets].T.tocsr()  # targets x users
         raters = np.unique(columns.indices)
-        shared = np.asarray((columns[:, raters] @ self.by_user[raters]).toarray(), np.float32)
-        a = np.float32(POPULARITY_EXPONENT)
-        counts = np.maximum(self.counts, 1.0)
-        scale = np.power(counts[targets], 1 - a)[:, None] * np.power(counts, a)[None, :]
-        sims = shared / scale * (shared / (shared + np.float32(SHRINKAGE)))
+        sims = np.asarray((columns[:, raters] @ self.by_user[raters]).toarray(), np.float32)  # c
+        # c² / ((c + λ) n_t^(1-a) n_j^a), in place: at ml-32m's size a block is 170 MB a copy
+        denominator = sims + np.float32(SHRINKAGE)
+        denominator *= self._target_scale[targets][:, None]
+        denominator *= self._neighbour_scale
+        sims *= sims
+        sims /= denominator
         sims[np.arange(targets.size), targets] = 0.0
         return sims
 
