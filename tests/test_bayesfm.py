@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from movierec.data.synthetic import generate
 from movierec.eval.metrics import rmse
 from movierec.eval.splits import random_holdout
 from movierec.models.baselines import Biases
-from movierec.models.bayesfm import BayesFM
+from movierec.models.bayesfm import BayesFM, _Link
 from movierec.models.mf import BiasedMF
 
 FAST = dict(factors=2, epochs=30, burn_in=10, device="cpu")
@@ -43,6 +44,24 @@ def test_approaches_the_noise_floor(model, split, synth):
     assert error < held_out(BiasedMF(factors=2, reg=0.02, bias_reg=0.02, device="cpu").fit(split.train), split)
     assert error < 0.8 * held_out(Biases().fit(split.train), split)
     assert model.noise_precision == pytest.approx(1 / synth.oracle_rmse**2, rel=0.3)
+
+
+def test_the_large_data_path_also_approaches_the_noise_floor(split, synth):
+    """Links by conjugate gradients (as past exact_link users and movies) and both sides shifted."""
+    model = BayesFM(**FAST, exact_link=0, shift="user,movie").fit(split.train)
+    assert held_out(model, split) <= 1.1 * synth.oracle_rmse
+
+
+@pytest.mark.parametrize("shape", [(30, 80), (80, 30)])
+def test_exact_link_solve_matches_a_dense_solve(shape):
+    """Both ways round: Woodbury through AA' (fewer entities) and the direct A'A (fewer partners)."""
+    rng = np.random.default_rng(0)
+    a = sp.random(*shape, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    link = _Link(a, 5, exact=100)
+    link.lam = 0.7
+    rhs = rng.standard_normal((shape[1], 5)).astype(np.float32)
+    dense = np.linalg.solve((a.T @ a).toarray() + 0.7 * np.eye(shape[1]), rhs)
+    np.testing.assert_allclose(link.solve(rhs), dense, atol=1e-4)
 
 
 def test_days_are_categories_and_unseen_days_fall_back(model, split):
@@ -104,3 +123,5 @@ def test_bad_hyperparameters_are_explained(split):
         BayesFM(factors=0, device="cpu").fit(split.train)
     with pytest.raises(ValueError, match="auto_ranks"):
         BayesFM(factors="auto", auto_ranks="", device="cpu").fit(split.train)
+    with pytest.raises(ValueError, match="shift"):
+        BayesFM(shift="users", device="cpu").fit(split.train)
