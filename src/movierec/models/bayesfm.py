@@ -64,8 +64,7 @@ class BayesFMConfig:
     time_bin: float = 1.0  # days per time category; 0: no time term (also when timestamps are all equal)
     serve_rank: int = 48  # columns the averaged interactions are compressed to (0: store the posterior means only)
     shift: str = "movie"  # sides whose link is also drawn from the ratings (the non-centred move): "user,movie", "movie", ""
-    cg_steps: int = 20  # conjugate-gradient steps per link draw past exact_link (warm-started)
-    shift_steps: int = 10  # preconditioned CG steps per shift draw (10 and 20: the same validation RMSE)
+    cg_steps: int = 20  # conjugate-gradient steps per CG link draw (past exact_link) and shift draw (warm-started)
     exact_link: int = 2048  # implicit sets with at most this many users or movies: link drawn exactly, not by CG
     auto_ranks: str = "8,16,32"  # ranks factors="auto" tries
     auto_budget: float = 60.0  # seconds factors="auto" may spend on validation fits before it stops trying ranks
@@ -106,10 +105,10 @@ class BayesFM(RatingModel):
         c = self.config
         if c.factors != "auto" and (not isinstance(c.factors, int) or c.factors < 1):
             raise ValueError(f"factors must be >= 1 or 'auto', got {c.factors!r}")
-        if min(c.epochs, c.cg_steps, c.shift_steps) < 1 or min(c.burn_in, c.exact_link) < 0:
+        if min(c.epochs, c.cg_steps) < 1 or min(c.burn_in, c.exact_link) < 0:
             raise ValueError(
-                f"epochs, cg_steps and shift_steps must be >= 1, burn_in and exact_link >= 0; got epochs={c.epochs}, "
-                f"cg_steps={c.cg_steps}, shift_steps={c.shift_steps}, burn_in={c.burn_in}, exact_link={c.exact_link}"
+                f"epochs and cg_steps must be >= 1, burn_in and exact_link >= 0; got epochs={c.epochs}, "
+                f"cg_steps={c.cg_steps}, burn_in={c.burn_in}, exact_link={c.exact_link}"
             )
         if not set(filter(None, c.shift.split(","))) <= {"user", "movie"}:
             raise ValueError(f"shift lists sides among 'user' and 'movie', like 'user,movie' or ''; got {c.shift!r}")
@@ -345,8 +344,8 @@ class _Sampler:
 
             (noise A' G A + l Y Lambda) Y = A' (noise (D't - G base) + sqrt(noise) eta) + sqrt(l) Z L'
 
-        with eta_e ~ N(0, G_e) and Z standard normal is an exact draw; solved by ``shift_steps``
-        CG steps preconditioned by each row's own block (A*A)' G + l Lambda.
+        with eta_e ~ N(0, G_e) and Z standard normal is an exact draw; solved by a few CG
+        steps preconditioned by each row's own block (A*A)' G + l Lambda.
         """
         link = self.implicit[side]
         a, at, y, lam = link.a, link.at, link.y, link.lam
@@ -368,7 +367,7 @@ class _Sampler:
         lam_p = (np.float32(lam) * precision).astype(np.float32)
         op = lambda v: alpha * (at @ batched(gram, a @ v)) + v @ lam_p  # noqa: E731
         inverse = batch_last(np.linalg.inv(alpha * blocks + lam_p).astype(np.float32))
-        link.y = preconditioned_cg(op, rhs, y, self.c.shift_steps, lambda r: batched(inverse, r))
+        link.y = preconditioned_cg(op, rhs, y, self.c.cg_steps, lambda r: batched(inverse, r))
         self.params[side] = torch.as_tensor(base + a @ link.y, device=self.device)
 
     def sample_side(self, side: str, prior_mean_and_precision) -> float:
