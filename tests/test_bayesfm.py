@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from movierec.data.synthetic import generate
 from movierec.eval.metrics import rmse
 from movierec.eval.splits import random_holdout
 from movierec.models.baselines import Biases
-from movierec.models.bayesfm import BayesFM
+from movierec.models.bayesfm import BayesFM, _Link
 from movierec.models.mf import BiasedMF
 
 FAST = dict(factors=2, epochs=30, burn_in=10, device="cpu")
@@ -45,6 +46,24 @@ def test_approaches_the_noise_floor(model, split, synth):
     assert model.noise_precision == pytest.approx(1 / synth.oracle_rmse**2, rel=0.3)
 
 
+def test_the_large_data_path_also_approaches_the_noise_floor(split, synth):
+    """Links by conjugate gradients (as past exact_link users and movies) and both sides shifted."""
+    model = BayesFM(**FAST, exact_link=0, shift="user,movie").fit(split.train)
+    assert held_out(model, split) <= 1.1 * synth.oracle_rmse
+
+
+@pytest.mark.parametrize("shape", [(30, 80), (80, 30)])
+def test_exact_link_solve_matches_a_dense_solve(shape):
+    """Both ways round: Woodbury through AA' (fewer entities) and the direct A'A (fewer partners)."""
+    rng = np.random.default_rng(0)
+    a = sp.random(*shape, density=0.2, format="csr", random_state=1, dtype=np.float32)
+    link = _Link(a, 5, exact=100)
+    link.lam = 0.7
+    rhs = rng.standard_normal((shape[1], 5)).astype(np.float32)
+    dense = np.linalg.solve((a.T @ a).toarray() + 0.7 * np.eye(shape[1]), rhs)
+    np.testing.assert_allclose(link.solve(rhs), dense, atol=1e-4)
+
+
 def test_days_are_categories_and_unseen_days_fall_back(model, split):
     assert model.day_keys.size > 1 and model.day_vectors.shape[0] == model.day_keys.size + 1
     u, m = split.test.users[:20], split.test.movies[:20]
@@ -71,7 +90,9 @@ def test_compression_keeps_the_sample_average(split):
     small = BayesFM(**{**FAST, "epochs": 10, "burn_in": 5}, serve_rank=6).fit(split.train)
     assert small.user_vectors.shape[1] == 6
     t = split.test
-    assert np.abs(small.predict(t.users, t.movies) - exact.predict(t.users, t.movies)).max() < 0.05
+    gap = small.predict(t.users, t.movies) - exact.predict(t.users, t.movies)
+    # max 0.03-0.06 over chains' seeds (on main too): the RMS is the stable measure
+    assert np.sqrt(np.mean(gap**2)) < 0.01 and np.abs(gap).max() < 0.1
 
 
 def test_fold_in_recovers_a_held_out_user(synth):
@@ -104,3 +125,5 @@ def test_bad_hyperparameters_are_explained(split):
         BayesFM(factors=0, device="cpu").fit(split.train)
     with pytest.raises(ValueError, match="auto_ranks"):
         BayesFM(factors="auto", auto_ranks="", device="cpu").fit(split.train)
+    with pytest.raises(ValueError, match="shift"):
+        BayesFM(shift="users", device="cpu").fit(split.train)

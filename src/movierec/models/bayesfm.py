@@ -16,7 +16,10 @@ Every conditional is Gaussian, so a sweep is ALS with draws instead of solves: u
 and movies each in padded blocks of ratings with one batched Cholesky per block; the link
 matrices Y and Z are drawn whole by "noise injection" (Simm et al. 2015, Macau): a draw of
 N((A'A + l I)^-1 A'R, ...) is the solution of (A'A + l I) X = A'(R + E1) + sqrt(l) E2, with
-E noise of the prior's covariance, solved by a few warm-started conjugate-gradient steps.
+E noise of the prior's covariance: solved exactly through one eigendecomposition (made at
+the start) of the implicit set's small Gram matrix when it has at most ``exact_link`` users or
+movies, else by a few warm-started conjugate-gradient steps. The movies' link is also drawn
+from the ratings with each movie's own deviation fixed (``shift_link``, non-centred).
 Hyperparameters (means, precisions, noise) get BPMF's vague Normal-Wishart / Gamma priors, so
 nothing but the rank and the number of sweeps is tuned (``factors="auto"`` picks the rank on
 a validation slice of the training ratings).
@@ -33,6 +36,7 @@ splitting them would spread one algorithm over two files.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,7 +63,9 @@ class BayesFMConfig:
     implicit: bool = True  # centre users on the movies they rated, movies on their raters
     time_bin: float = 1.0  # days per time category; 0: no time term (also when timestamps are all equal)
     serve_rank: int = 48  # columns the averaged interactions are compressed to (0: store the posterior means only)
-    cg_steps: int = 20  # conjugate-gradient steps per link draw (warm-started)
+    shift: str = "movie"  # sides whose link is also drawn from the ratings (the non-centred move): "user,movie", "movie", ""
+    cg_steps: int = 20  # conjugate-gradient steps per CG link draw (past exact_link) and shift draw (warm-started)
+    exact_link: int = 2048  # implicit sets with at most this many users or movies: link drawn exactly, not by CG
     auto_ranks: str = "8,16,32"  # ranks factors="auto" tries
     auto_budget: float = 60.0  # seconds factors="auto" may spend on validation fits before it stops trying ranks
     validation: float = 0.05  # share of training ratings held out when factors="auto"
@@ -99,11 +105,13 @@ class BayesFM(RatingModel):
         c = self.config
         if c.factors != "auto" and (not isinstance(c.factors, int) or c.factors < 1):
             raise ValueError(f"factors must be >= 1 or 'auto', got {c.factors!r}")
-        if c.epochs < 1 or c.burn_in < 0 or c.cg_steps < 1:
+        if min(c.epochs, c.cg_steps) < 1 or min(c.burn_in, c.exact_link) < 0:
             raise ValueError(
-                f"epochs and cg_steps must be >= 1 and burn_in >= 0, got epochs={c.epochs}, "
-                f"cg_steps={c.cg_steps}, burn_in={c.burn_in}"
+                f"epochs and cg_steps must be >= 1, burn_in and exact_link >= 0; got epochs={c.epochs}, "
+                f"cg_steps={c.cg_steps}, burn_in={c.burn_in}, exact_link={c.exact_link}"
             )
+        if not set(filter(None, c.shift.split(","))) <= {"user", "movie"}:
+            raise ValueError(f"shift lists sides among 'user' and 'movie', like 'user,movie' or ''; got {c.shift!r}")
         if c.time_bin < 0 or c.serve_rank < 0:
             raise ValueError(f"time_bin and serve_rank must be >= 0, got {c.time_bin} and {c.serve_rank}")
 
@@ -199,6 +207,19 @@ def gather(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return table[rows.long()]
 
 
+def entity_groups(blocks: list, limit: int) -> list[tuple[torch.Tensor, list]]:
+    """Consecutive blocks grouped while their entities number at most ``limit`` (a block alone
+    may exceed it): (the group's entity rows, its blocks)."""
+    groups, size = [], limit + 1
+    for block in blocks:
+        if size + len(block.rows) > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(block)
+        size += len(block.rows)
+    return [(torch.cat([b.rows for b in group]), group) for group in groups]
+
+
 def day_keys(timestamps: np.ndarray, time_bin: float) -> np.ndarray:
     return np.floor(timestamps / (DAY * time_bin)).astype(np.int64)
 
@@ -235,10 +256,14 @@ class _Sampler:
         self.values = t(np.append(values, 0), torch.float32)
         self.valid = t(np.arange(n + 1) < n, torch.float32)[:, None]
         index = np.arange(n, dtype=np.int64)
-        blocks = lambda rows, m: rating_blocks(rows, index, values, m, n, dev, c.block_size)  # noqa: E731
+        # growth 2: fewer, slightly more padded blocks than mf's 1.5; per-block overhead dominates here
+        blocks = lambda rows, m: rating_blocks(rows, index, values, m, n, dev, c.block_size, growth=2.0)  # noqa: E731
         self.blocks = {"user": blocks(train.users, train.n_users), "movie": blocks(train.movies, train.n_movies)}
         if self.n_days:
             self.blocks["day"] = blocks(day, self.n_days)
+        # Consecutive blocks whose entities' Grams, (k+2)^2 floats each, fit in one block's
+        # block_size x (k+2) gathered rows: one draw per group (small data: one per side).
+        self.groups = {side: entity_groups(b, max(1, c.block_size // (k1 + 1))) for side, b in self.blocks.items()}
         g = self.gen
         self.params = {
             "user": torch.cat([torch.from_numpy(user_bias)[:, None], 0.1 * torch.randn(train.n_users, c.factors, generator=g)], 1).to(dev),
@@ -264,7 +289,10 @@ class _Sampler:
                 size = np.asarray(m.sum(1)).ravel()
                 scale = np.divide(1.0, np.sqrt(size), out=np.zeros_like(size), where=size > 0).astype(np.float32)
                 m = (sp.diags(scale) @ m).astype(np.float32).tocsr()
-                self.implicit[side] = (m, m.T.tocsr(), np.zeros((m.shape[1], k1), np.float32), 1.0)
+                self.implicit[side] = _Link(m, k1, c.exact_link)
+        # The non-centred move pays where entities have few ratings (movies: as few as one);
+        # MovieLens users have 20 or more, and their side's CG barely converged in 20 steps.
+        self.shifted = set(self.implicit) & set(c.shift.split(","))
         self.hyper = {side: (np.zeros(k1), np.eye(k1)) for side in self.params}
         self.noise = 2.0
 
@@ -275,7 +303,7 @@ class _Sampler:
                 continue
             prior_mean = self.sample_hyper(side)
             sse = self.sample_side(side, prior_mean)
-            if side in self.implicit:
+            if side in self.shifted:
                 self.shift_link(side)
         self.noise = float(self.rng.gamma(1.0 + self.n / 2, 1.0 / (1.0 + sse / 2)))
         return sse / self.n
@@ -287,27 +315,26 @@ class _Sampler:
         rows = self.rated[side]
         link = np.zeros_like(x)
         if side in self.implicit:
-            a, at, y, lam = self.implicit[side]
-            mu, precision = self.hyper[side]
-            y, lam = self.sample_link(a, at, x - mu, y, lam, precision)
-            self.implicit[side] = (a, at, y, lam)
-            link = a @ y
+            self.sample_link(self.implicit[side], x - self.hyper[side][0], self.hyper[side][1])
+            link = self.implicit[side].a @ self.implicit[side].y
         mu, precision = sample_prior((x - link)[rows].astype(np.float64), self.rng)
         self.hyper[side] = (mu, precision)
         return torch.as_tensor((link + mu).astype(np.float32), device=self.device), precision
 
-    def sample_link(self, a, at, resid, y, lam, precision):
+    def sample_link(self, link: _Link, resid: np.ndarray, precision: np.ndarray) -> None:
         """Noise-injection draw of the link Y | entities (module docstring), then its scale l | Y."""
-        k1 = y.shape[1]
+        a, at, lam = link.a, link.at, link.lam
         chol = np.linalg.cholesky(precision)
         inv = np.linalg.inv(chol).astype(np.float32)  # precision = L L': rows z L^-1 have covariance precision^-1
-        noise = lambda rows: self.rng.standard_normal((rows, k1), dtype=np.float32) @ inv  # noqa: E731
+        noise = lambda rows: self.rng.standard_normal((rows, self.k1), dtype=np.float32) @ inv  # noqa: E731
         rhs = at @ (resid.astype(np.float32) + noise(a.shape[0])) + np.float32(np.sqrt(lam)) * noise(a.shape[1])
-        op = lambda v: at @ (a @ v) + np.float32(lam) * v  # noqa: E731
-        y = conjugate_gradient(op, rhs, y, self.c.cg_steps)
-        quad = float(np.square(y @ chol).sum())  # trace(Y Lambda Y')
-        lam = float(self.rng.gamma(1.0 + y.size / 2, 1.0 / (1.0 + quad / 2)))
-        return y, lam
+        if link.basis is not None:
+            link.y = link.solve(rhs)
+        else:
+            op = lambda v: at @ (a @ v) + np.float32(lam) * v  # noqa: E731
+            link.y = conjugate_gradient(op, rhs, link.y, self.c.cg_steps)
+        quad = float(np.square(link.y @ chol).sum())  # trace(Y Lambda Y')
+        link.lam = float(self.rng.gamma(1.0 + link.y.size / 2, 1.0 / (1.0 + quad / 2)))
 
     def shift_link(self, side: str) -> None:
         """Draw the link Y again, now from the ratings with each entity's own deviation fixed
@@ -320,31 +347,31 @@ class _Sampler:
         with eta_e ~ N(0, G_e) and Z standard normal is an exact draw; solved by a few CG
         steps preconditioned by each row's own block (A*A)' G + l Lambda.
         """
-        a, at, y, lam = self.implicit[side]
+        link = self.implicit[side]
+        a, at, y, lam = link.a, link.at, link.y, link.lam
         _, precision = self.hyper[side]
-        gram, dtt = (g.cpu().numpy() for g in self.grams)
-        x = self.params[side].cpu().numpy()
         k1, alpha = self.k1, np.float32(self.noise)
+        gram, dtt = (g.cpu().numpy() for g in self.grams)
+        blocks = (link.squares @ gram.reshape(len(gram), -1)).reshape(-1, k1, k1)  # before gram's new layout
+        gram = batch_last(gram)
+        x = self.params[side].cpu().numpy()
         base = x - a @ y
         # eta_e = sum over e's ratings of design row * standard normal: covariance G_e
         rows = self.rows_design[: self.n, :k1]
         z = torch.randn(self.n, generator=self.gen).to(rows.device)
         owner = self.user_of if side == "user" else self.movie_of
         eta = rows.new_zeros(len(x), k1).index_add_(0, owner[: self.n], rows * z[:, None]).cpu().numpy()
-        g_rhs = alpha * (dtt - np.einsum("nij,nj->ni", gram, base)) + np.sqrt(alpha) * eta
+        g_rhs = alpha * (dtt - batched(gram, base)) + np.sqrt(alpha) * eta
         chol = np.linalg.cholesky(precision).astype(np.float32)
         rhs = at @ g_rhs + np.float32(np.sqrt(lam)) * (self.rng.standard_normal(y.shape, dtype=np.float32) @ chol.T)
         lam_p = (np.float32(lam) * precision).astype(np.float32)
-        op = lambda v: alpha * (at @ np.einsum("nij,nj->ni", gram, a @ v)) + v @ lam_p  # noqa: E731
-        blocks = (a.multiply(a).T.tocsr() @ gram.reshape(len(gram), -1)).reshape(-1, k1, k1)
-        inverse = np.linalg.inv(alpha * blocks + lam_p).astype(np.float32)
-        precond = lambda r: np.einsum("nij,nj->ni", inverse, r)  # noqa: E731
-        y = preconditioned_cg(op, rhs, y, self.c.cg_steps, precond)
-        self.implicit[side] = (a, at, y, lam)
-        self.params[side] = torch.as_tensor(base + a @ y, device=self.device)
+        op = lambda v: alpha * (at @ batched(gram, a @ v)) + v @ lam_p  # noqa: E731
+        inverse = batch_last(np.linalg.inv(alpha * blocks + lam_p).astype(np.float32))
+        link.y = preconditioned_cg(op, rhs, y, self.c.cg_steps, lambda r: batched(inverse, r))
+        self.params[side] = torch.as_tensor(base + a @ link.y, device=self.device)
 
     def sample_side(self, side: str, prior_mean_and_precision) -> float:
-        """Draw every rated entity of ``side`` from its Gaussian conditional, block by block.
+        """Draw every rated entity of ``side`` from its Gaussian conditional, group by group.
 
         One batched product of the augmented rows [design, target] gives D'D, D't and t't at
         once; posterior precision P = prior + noise D'D, and with P = L L' and z standard normal,
@@ -356,24 +383,24 @@ class _Sampler:
         alpha = self.noise
         rows_design = self.rows_design = self.terms(side)
         params = self.params[side]
-        keep = side in self.implicit  # shift_link needs each entity's G and D't
+        keep = side in self.shifted  # shift_link needs each entity's G and D't
         if keep:
             self.grams = (params.new_zeros(len(params), k1, k1), params.new_zeros(len(params), k1))
         sse = 0.0
-        for block in self.blocks[side]:
-            aug = gather(rows_design, block.partners)  # (B, L, k+2)
-            gram = torch.bmm(aug.transpose(1, 2), aug)
+        for rows, blocks in self.groups[side]:
+            augs = (gather(rows_design, block.partners) for block in blocks)  # each (B, L, k+2)
+            gram = torch.cat([torch.bmm(aug.transpose(1, 2), aug) for aug in augs])
             dtd, dtt, ttt = gram[:, :k1, :k1], gram[:, :k1, k1:], gram[:, k1, k1]
+            rhs = (prior_mean[rows] @ lam).unsqueeze(2) + alpha * dtt
+            z = torch.randn(rhs.shape, generator=self.gen).to(rhs.device)
             chol, info = torch.linalg.cholesky_ex(lam + alpha * dtd)
             if bool(info.any()):
                 raise ModelError("bayesfm posterior precision is not positive definite (numerical breakdown)")
-            rhs = (prior_mean[block.rows] @ lam).unsqueeze(2) + alpha * dtt
-            z = torch.randn(rhs.shape, generator=self.gen).to(rhs.device)
             half = torch.linalg.solve_triangular(chol, rhs, upper=False)
             x = torch.linalg.solve_triangular(chol.transpose(1, 2), half + z, upper=True)
-            params[block.rows] = x.squeeze(2)
+            params[rows] = x.squeeze(2)
             if keep:
-                self.grams[0][block.rows], self.grams[1][block.rows] = dtd, dtt.squeeze(2)
+                self.grams[0][rows], self.grams[1][rows] = dtd, dtt.squeeze(2)
             # |t - D x|^2 = t't - 2 x'D't + x'D'D x
             sse += float(ttt.sum() - 2 * (x * dtt).sum() + (x * torch.bmm(dtd, x)).sum())
         return sse
@@ -381,10 +408,12 @@ class _Sampler:
     def terms(self, side: str) -> torch.Tensor:
         """Per rating (plus a zero padding row): [design row, target] (n+1, k+2) of ``side``'s
         conditional, where rating - offset = design . [bias, factors] of the side's entity."""
-        table = lambda name, rows: gather(torch.cat([self.params[name], self.params[name].new_zeros(1, self.k1)]), rows)  # noqa: E731
-        u = table("user", self.user_of)
-        m = table("movie", self.movie_of)
-        d = table("day", self.day_of) if self.n_days else None
+        def table(name: str, rows: torch.Tensor) -> torch.Tensor | None:
+            if name == side or (name == "day" and not self.n_days):
+                return None  # not needed, or no day term
+            return gather(torch.cat([self.params[name], self.params[name].new_zeros(1, self.k1)]), rows)
+
+        u, m, d = table("user", self.user_of), table("movie", self.movie_of), table("day", self.day_of)
         if side == "movie":
             factors = u[:, 1:] if d is None else u[:, 1:] + d[:, 1:]
             offset = u[:, 0] if d is None else u[:, 0] + d[:, 0]
@@ -414,6 +443,59 @@ class _Sampler:
         kept.summarize(model)
 
 
+class _Link:
+    """An implicit set A (entities x partners, rows scaled 1/sqrt(size)) and its link Y (partners x
+    k+1) with scale l: the entities' prior mean is A Y. Small sets (at most ``exact`` entities or
+    partners) keep the eigendecomposition of their small Gram matrix, AA' or A'A, so that
+    (A'A + l I)^-1 costs two thin products for any l: an exact draw where CG would be approximate."""
+
+    def __init__(self, a: sp.csr_matrix, k1: int, exact: int):
+        at = a.T.tocsr()
+        self.a, self.at = _Sparse(a), _Sparse(at)
+        self.squares = _Sparse(a.multiply(a).T.tocsr())  # (A*A)': the CG preconditioner's weights
+        self.y, self.lam = np.zeros((a.shape[1], k1), np.float32), 1.0
+        self.basis = None
+        self.wide = a.shape[0] <= a.shape[1]  # fewer entities than partners: AA' is the small one
+        if min(a.shape) <= exact:
+            small = (a @ at) if self.wide else (at @ a)
+            w, q = np.linalg.eigh(small.toarray().astype(np.float64))
+            self.basis = (np.maximum(w, 0), q.astype(np.float32))
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """(A'A + l I)^-1 rhs; wide: Woodbury, (rhs - A' (AA' + l I)^-1 A rhs) / l."""
+        w, q = self.basis
+        scale = (1.0 / (w + self.lam)).astype(np.float32)[:, None]
+        if not self.wide:
+            return q @ (scale * (q.T @ rhs))
+        return (rhs - self.at @ (q @ (scale * (q.T @ (self.a @ rhs))))) / np.float32(self.lam)
+
+
+class _Sparse:
+    """A CSR matrix whose products with float32 NumPy matrices run on torch's CSR kernel (half
+    scipy's time on one thread, the CG steps' main cost)."""
+
+    def __init__(self, m: sp.csr_matrix):
+        self.shape = m.shape
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the product is stable
+            warnings.simplefilter("ignore")
+            parts = (torch.from_numpy(m.indptr), torch.from_numpy(m.indices), torch.from_numpy(m.data.astype(np.float32)))
+            self.t = torch.sparse_csr_tensor(*parts, m.shape, check_invariants=False)
+
+    def __matmul__(self, dense: np.ndarray) -> np.ndarray:
+        return (self.t @ torch.from_numpy(np.ascontiguousarray(dense, dtype=np.float32))).numpy()
+
+
+def batch_last(matrices: np.ndarray) -> np.ndarray:
+    """(n, k, k) -> (k, k, n), the layout ``batched`` wants."""
+    return np.ascontiguousarray(matrices.transpose(1, 2, 0))
+
+
+def batched(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Row i: matrices[:, :, i] @ vectors[i]. With the batch last, each of the k*k terms is one
+    contiguous multiply-add over all n: 4x faster than matmul's n tiny products."""
+    return np.einsum("ijn,jn->in", matrices, np.ascontiguousarray(vectors.T)).T
+
+
 class _Kept:
     """Running sums of the kept samples, plus their interaction factors for compression."""
 
@@ -435,7 +517,7 @@ class _Kept:
         mu_u, lam_u = s.hyper["user"]
         current = {
             "user": u, "movie": m, "day": d,
-            "implicit": s.implicit["user"][2] if "user" in s.implicit else np.zeros((m.shape[0], k1), np.float32),
+            "implicit": s.implicit["user"].y if "user" in s.implicit else np.zeros((m.shape[0], k1), np.float32),
             "mu_u": mu_u.astype(np.float32), "lam_u": lam_u.astype(np.float32), "noise": np.float32(s.noise),
         }
         for key, value in current.items():
