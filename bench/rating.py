@@ -3,6 +3,7 @@
     python bench/rating.py                               # ml-latest-small, random 80/20, seed 42
     python bench/rating.py --models mf,bayesfm --folds 5 # 5-fold mean ± std, ranking per fold
     python bench/rating.py --synthetic                   # every rating model on generated data
+    python bench/rating.py --validation --param bayesfm.epochs=24  # tune: test part never seen
 
 myFM (``pip install myfm==0.4.0``, the ``bench`` dependency group) runs Rendle et al.'s 2019
 recipe: user id + movie id + the user's rated-movie set and the movie's rater set (each
@@ -23,6 +24,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+import movierec.cli  # noqa: F401  (first: the CLI's thread settings, before torch loads; idle threads sleep, not spin)
 from movierec.data.dataset import Dataset
 from movierec.eval.evaluation import rating_scores
 from movierec.eval.splits import Split, kfold, random_holdout
@@ -145,6 +147,8 @@ def main() -> None:
     parser.add_argument("--models", default="myfm,mf,bayesfm,blend", help="comma-separated; 'myfm' is the peer")
     parser.add_argument("--folds", type=int, default=0, help="k-fold (k >= 2) instead of one 80/20 split")
     parser.add_argument("--synthetic", action="store_true", help="generated data instead of --data")
+    parser.add_argument("--validation", action="store_true",
+                        help="score on a 10%% slice of the 80%% training part (choosing defaults), never the test part")
     parser.add_argument("--param", action="append", default=[], help="model.key=value, e.g. bayesfm.epochs=60")
     args = parser.parse_args()
     names = [n for n in args.models.split(",") if n]
@@ -159,6 +163,9 @@ def main() -> None:
     import movierec
 
     data = movierec.load(args.data, args.data_dir)
+    if args.validation:
+        run(names, random_holdout(random_holdout(data, 0.2, seed=42).train, 0.1, seed=7), params, "validation")
+        return
     if args.folds < 2:
         run(names, random_holdout(data, 0.2, seed=42), params, f"{args.data}")
         return

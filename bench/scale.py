@@ -15,7 +15,7 @@ Stages, each run as the real CLI in its own process so its peak RSS and CPU time
 (``os.wait4``'s rusage of that child):
 
 - ``load``: ``movierec.load`` of the release (first parse, then cached), in a fresh process;
-- ``train``: ``movierec train --force`` (the default models, mf + hybrid, on every rating, and the
+- ``train``: ``movierec train --force`` (the default models, bayesfm up to 12M ratings then mf, + hybrid, on every rating, and the
   movies' neighbours; an earlier model folder of the same size is replaced);
 - ``recommend``: ``movierec recommend --users all -n 10 -o recs.parquet``;
 - ``evaluate``: ``movierec evaluate -m mf,hybrid`` (random 80/20 for RMSE, per-user 80/20 with

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from movierec.cli import app
 from movierec.data.synthetic import generate
 from movierec.data.writers import write_release
+from movierec.models import AUTO_LARGE, AUTO_LIMIT, DEFAULT_RATING, auto_rating
 from movierec.recommend.recommender import Recommender
 
 runner = CliRunner()
@@ -105,7 +106,8 @@ def test_train_with_params_seed_and_no_holdout(release, tmp_path):
     [
         (["-p", "nonsense=1"], "no model being trained has a parameter 'nonsense'"),
         (["-p", "epochs"], "expected key=value"),
-        (["-p", "mf.epochs=many"], "expected a whole number"),
+        (["-p", "bayesfm.epochs=many"], "expected a whole number"),  # auto: bayesfm on small data
+        (["-p", "mf.epochs=9"], "'mf' is not one of the models being trained"),
         (["--rating", "popularity"], "popularity is a ranking model"),
         (["--rating", "none", "--ranking", "none"], "nothing to train"),
         (["--rating", "no-such-model"], "unknown model 'no-such-model'"),
@@ -116,6 +118,12 @@ def test_train_rejects_bad_options(release, tmp_path, extra, pattern):
     result = runner.invoke(app, ["train", "-d", str(folder), "-o", str(tmp_path / "m"), *extra])
     one_line_error(result, pattern)
     assert not (tmp_path / "m").exists()
+
+
+def test_auto_rating_model_follows_size():
+    assert auto_rating(AUTO_LIMIT) == (DEFAULT_RATING, None)
+    name, note = auto_rating(AUTO_LIMIT + 1)
+    assert name == AUTO_LARGE != DEFAULT_RATING and f"--rating {DEFAULT_RATING}" in note
 
 
 def test_train_on_missing_data(tmp_path):

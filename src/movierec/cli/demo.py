@@ -22,7 +22,7 @@ from rich.table import Table
 
 from ..data.loading import DEFAULT_RELEASE
 from ..errors import DataError, UnknownIdError
-from ..models import DEFAULT_RANKING, DEFAULT_RATING
+from ..models import DEFAULT_RANKING, auto_rating
 from .app import (
     DataDirOption,
     DataOption,
@@ -45,7 +45,13 @@ from .tables import print_clusters, recommendation_table, similar_table
 HOLDOUT = 0.2
 SPLIT_SEED = 42
 BASELINES = {"rating": "biases", "ranking": "popularity"}
-DEFAULTS = {"rating": DEFAULT_RATING, "ranking": DEFAULT_RANKING}
+
+
+def default_models(dataset) -> dict[str, str]:
+    """What ``movierec train`` trains on ``dataset`` by default."""
+    return {"rating": auto_rating(dataset.n_ratings)[0], "ranking": DEFAULT_RANKING}
+
+
 # A new user who liked five famous movies; the ones a release lacks are skipped.
 NEW_USER = (
     ("Toy Story (1995)", 5.0),
@@ -63,7 +69,7 @@ def _section(title: str) -> None:
     console.rule(f"[bold]{title}[/bold]", align="left", style="dim")
 
 
-def _comparison(rows: dict[str, dict[str, Any]]) -> Table:
+def _comparison(rows: dict[str, dict[str, Any]], defaults: dict[str, str]) -> Table:
     """Held-out metrics of the default models next to the baselines on the same splits.
 
     Rating models are compared on rating error, ranking models on top-10 metrics.
@@ -75,7 +81,7 @@ def _comparison(rows: dict[str, dict[str, Any]]) -> Table:
         table.add_column(label, justify="right", no_wrap=True)
     table.add_column("fit s", justify="right", no_wrap=True)
     for kind in ("rating", "ranking"):
-        for name, style in ((BASELINES[kind], "dim"), (DEFAULTS[kind], "bold")):
+        for name, style in ((BASELINES[kind], "dim"), (defaults[kind], "bold")):
             values = rows[name]
             cells = [_cell(key, values.get(key)) if group == kind else "" for key, _, group in METRICS]
             seconds = values.get("fit_s")
@@ -114,7 +120,7 @@ def _held_out(dataset) -> dict[str, dict[str, Any]]:
                 bars.update(task, info=f"{step.model} epoch {step.event.epoch}/{step.event.n_epochs}")
 
         for kind, split in (("rating", random_holdout), ("ranking", user_holdout)):
-            names = list(dict.fromkeys((BASELINES[kind], DEFAULTS[kind])))
+            names = list(dict.fromkeys((BASELINES[kind], default_models(dataset)[kind])))
             table = evaluate(names, split(dataset, HOLDOUT, SPLIT_SEED), progress=report)
             out.update({row["model"]: row for row in table.rows})
     return out
@@ -172,11 +178,11 @@ def demo(
     say(escape(describe_dataset(dataset)))
 
     _section(f"2. Held-out metrics: the default models and baselines, trained on {1 - HOLDOUT:.0%} of the ratings")
-    console.print(_comparison(_held_out(dataset)))
+    console.print(_comparison(_held_out(dataset), default_models(dataset)))
 
     _section("3. Training the default models on every rating")
     with TrainingBars() as bars:
-        rec = Recommender.fit(dataset, rating=DEFAULT_RATING, ranking=DEFAULT_RANKING, callback=bars.event,
+        rec = Recommender.fit(dataset, **default_models(dataset), callback=bars.event,
                               on_start=bars.start)
     say(escape(describe_model(rec)))
 

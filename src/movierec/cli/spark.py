@@ -45,14 +45,15 @@ def check_engine(engine: str) -> bool:
 
 
 def spark_models(chosen: dict[str, str], feedback: Path | None) -> dict[str, str]:
-    """The models of ``train --engine spark``: mf and ials (the local default ranking, hybrid,
-    becomes ials); anything else is one clear line."""
-    from ..models import DEFAULT_RANKING
+    """The models of ``train --engine spark``: mf and ials (the local defaults, auto and hybrid,
+    become mf and ials); anything else is one clear line."""
+    from ..models import AUTO, DEFAULT_RANKING
     from ..spark.als import SPARK_MODELS
 
     if feedback is not None:
         raise ValueError("--feedback is not available with --engine spark: merge the feedback into the ratings first")
-    chosen = {kind: "ials" if kind == "ranking" and name == DEFAULT_RANKING else name for kind, name in chosen.items()}
+    on_spark = {AUTO: "mf", DEFAULT_RANKING: "ials"}
+    chosen = {kind: on_spark.get(name, name) for kind, name in chosen.items()}
     for name in chosen.values():
         if name not in SPARK_MODELS:
             raise ValueError(f"--engine spark trains {' and '.join(SPARK_MODELS)} (Spark MLlib ALS); {name} needs --engine local")

@@ -14,7 +14,16 @@ from rich.table import Table
 
 from ..data.loading import DEFAULT_RELEASE
 from ..errors import DataError
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, model_class, model_names
+from ..models import (
+    AUTO,
+    AUTO_LARGE,
+    AUTO_LIMIT,
+    DEFAULT_RANKING,
+    DEFAULT_RATING,
+    auto_rating,
+    model_class,
+    model_names,
+)
 from .app import (
     DataDirOption,
     DataOption,
@@ -60,8 +69,12 @@ def train(
     data: DataOption = DEFAULT_RELEASE,
     movies: MoviesOption = None,
     rating: Annotated[
-        str, typer.Option(help=f"Rating model, which predicts stars, or none. Models: {', '.join(model_names())}.")
-    ] = DEFAULT_RATING,
+        str,
+        typer.Option(
+            help=f"Rating model, which predicts stars, or none; {AUTO}: {DEFAULT_RATING}, or {AUTO_LARGE} past "
+            f"{AUTO_LIMIT:,} ratings. Models: {', '.join(model_names())}."
+        ),
+    ] = AUTO,
     ranking: Annotated[
         str, typer.Option(help=f"Ranking model, which orders recommendations, or none. Models: {', '.join(model_names())}.")
     ] = DEFAULT_RANKING,
@@ -118,6 +131,8 @@ def train(
     if not chosen:
         raise DataError("--rating and --ranking are both none: nothing to train; name at least one model")
     for kind, name in chosen.items():
+        if name == AUTO and kind == "rating":
+            continue
         if model_class(name).kind != kind:
             other = model_class(name).kind
             raise DataError(f"--{kind} {name}: {name} is a {other} model; pass it as --{other} {name}")
@@ -128,18 +143,26 @@ def train(
         chosen = spark_models(chosen, feedback)
     else:
         resolve_device(device)  # a missing GPU is one clear line before any loading
-    params = parse_params(param or [], chosen, defaults={"seed": seed, "device": device})
+    defaults = {"seed": seed, "device": device}
     check_model_output(output, force)
     share = holdout or None
     if spark:
+        params = parse_params(param or [], chosen, defaults)
         info = train_on_spark(output, data, data_dir, chosen, params, share, seed, spark_master, spark_conf)
         if info["metrics"]:
             console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}, share))
         say(f"Saved the model to {bold(output)}. Next: movierec recommend -m {output} --user 1")
         return
 
+    if chosen.get("rating") == AUTO:  # a first check of --param before the (maybe long) load
+        parse_params(param or [], {**chosen, "rating": DEFAULT_RATING}, defaults)
     dataset = load_dataset(data, data_dir, movies=movies, feedback=feedback)
     say(escape(describe_dataset(dataset)))
+    if chosen.get("rating") == AUTO:
+        chosen["rating"], note = auto_rating(dataset.n_ratings)
+        if note:
+            say(f"Note: {escape(note)}.")
+    params = parse_params(param or [], chosen, defaults)
     if share:
         say(f"Training on {1 - share:.0%} of the ratings; {share:.0%} held out to measure the models.")
 

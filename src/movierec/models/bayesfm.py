@@ -51,6 +51,7 @@ from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows
 from .baselines import damped_biases
 from .bayesian import sample_prior
 from .mf import rating_blocks
+from .svd import svd_factors
 
 DAY = 86_400
 
@@ -58,8 +59,8 @@ DAY = 86_400
 @dataclass(frozen=True)
 class BayesFMConfig:
     factors: int | str = 10  # rank; "auto": chosen on a validation slice (see auto_ranks, auto_budget)
-    epochs: int = 120  # Gibbs sweeps in all
-    burn_in: int = 20  # first sweeps discarded (at most half of epochs)
+    epochs: int = 24  # Gibbs sweeps in all: ~3 s on ml-latest-small; 120 is ~0.008 RMSE better in 12 s
+    burn_in: int = 0  # first sweeps discarded (at most half of epochs); the chain starts at the residuals' SVD
     implicit: bool = True  # centre users on the movies they rated, movies on their raters
     time_bin: float = 1.0  # days per time category; 0: no time term (also when timestamps are all equal)
     serve_rank: int = 48  # columns the averaged interactions are compressed to (0: store the posterior means only)
@@ -264,10 +265,11 @@ class _Sampler:
         # Consecutive blocks whose entities' Grams, (k+2)^2 floats each, fit in one block's
         # block_size x (k+2) gathered rows: one draw per group (small data: one per side).
         self.groups = {side: entity_groups(b, max(1, c.block_size // (k1 + 1))) for side, b in self.blocks.items()}
-        g = self.gen
+        residuals = train.ratings - model.mean - user_bias[train.users] - movie_bias[train.movies]
+        start = svd_factors(train.matrix(residuals), c.factors, c.seed)  # the chain needs no burn-in from here
         self.params = {
-            "user": torch.cat([torch.from_numpy(user_bias)[:, None], 0.1 * torch.randn(train.n_users, c.factors, generator=g)], 1).to(dev),
-            "movie": torch.cat([torch.from_numpy(movie_bias)[:, None], 0.1 * torch.randn(train.n_movies, c.factors, generator=g)], 1).to(dev),
+            "user": torch.from_numpy(np.column_stack([user_bias, start[0]])).to(dev),
+            "movie": torch.from_numpy(np.column_stack([movie_bias, start[1]])).to(dev),
             "day": torch.zeros(max(self.n_days, 1), k1, device=dev),
         }
         self.rated = {

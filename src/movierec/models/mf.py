@@ -24,7 +24,7 @@ from ..eval.metrics import rmse
 from ..eval.splits import random_holdout
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 from .baselines import bias_sum, damped_biases
-from .svd import randomized_svd
+from .svd import svd_factors
 
 
 @dataclass
@@ -228,7 +228,7 @@ class BiasedMF(RatingModel):
         self.mean = np.asarray(mean, dtype=np.float32)
         if c.svd_init:
             residuals = data.ratings - (self.mean + user_bias[data.users] + movie_bias[data.movies])
-            user_factors, movie_factors = _svd_factors(data.matrix(residuals), c.factors, c.seed)
+            user_factors, movie_factors = map(torch.from_numpy, svd_factors(data.matrix(residuals), c.factors, c.seed))
         else:
             gen = torch.Generator().manual_seed(c.seed)
             user_factors = torch.randn(self.n_users, c.factors, generator=gen) * c.init_scale
@@ -342,16 +342,6 @@ class BiasedMF(RatingModel):
     def movie_embeddings(self) -> np.ndarray:
         self._check_fitted()
         return self.movie_factors
-
-
-def _svd_factors(residuals, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """U·√S and V·√S of a rank-``k`` randomized SVD (zero-padded when the matrix is thinner):
-    ALS started here skips the sweeps a random start spends leaving the origin."""
-    u, s, vt = randomized_svd(residuals, k, seed)
-    rank, root = s.size, np.sqrt(s)
-    users, movies = np.zeros((residuals.shape[0], k), np.float32), np.zeros((residuals.shape[1], k), np.float32)
-    users[:, :rank], movies[:, :rank] = u * root, vt.T * root
-    return torch.from_numpy(users), torch.from_numpy(movies)
 
 
 def fold_in_system(movies: np.ndarray, movie_factors: np.ndarray, c) -> tuple[np.ndarray, np.ndarray]:

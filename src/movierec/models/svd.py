@@ -25,3 +25,13 @@ def randomized_svd(matrix: sp.spmatrix, k: int, seed: int = 0, n_iter: int = 2) 
         q = np.linalg.qr(a @ np.linalg.qr(at @ q)[0])[0]
     ub, s, vt = np.linalg.svd((at @ q).T, full_matrices=False)
     return (q @ ub[:, :k]).astype(np.float32), s[:k].astype(np.float32), vt[:k].astype(np.float32)
+
+
+def svd_factors(residuals: sp.spmatrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """U·√S and V·√S of a rank-``k`` randomized SVD (zero-padded when the matrix is thinner):
+    a factorization started here skips the sweeps a random start spends leaving the origin."""
+    u, s, vt = randomized_svd(residuals, k, seed)
+    rank, root = s.size, np.sqrt(s)
+    users, movies = np.zeros((residuals.shape[0], k), np.float32), np.zeros((residuals.shape[1], k), np.float32)
+    users[:, :rank], movies[:, :rank] = u * root, vt.T * root
+    return users, movies

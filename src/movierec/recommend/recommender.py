@@ -29,7 +29,7 @@ from ..data.vocabulary import Vocabulary
 from ..errors import DataError, ModelError
 from ..eval.metrics import self_information
 from ..eval.topn import popularity_order, top_unseen
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, Model, TrainingEvent
+from ..models import AUTO, DEFAULT_RANKING, Model, TrainingEvent
 from . import artifact as artifact_io
 from .artifact import Artifact
 from .filters import MovieFilter
@@ -88,7 +88,7 @@ class Recommender:
     def fit(
         cls,
         train: Dataset,
-        rating: str | Model | None = DEFAULT_RATING,
+        rating: str | Model | None = AUTO,
         ranking: str | Model | None = DEFAULT_RANKING,
         callback: Callable[[TrainingEvent], None] | None = None,
         *,
@@ -98,7 +98,8 @@ class Recommender:
         split_seed: int = 42,
         on_start: Callable[[str, Model | None], None] | None = None,
     ) -> Recommender:
-        """Train the rating and ranking models (by name, or unfitted instances) on ``train``.
+        """Train the rating and ranking models (by name, or unfitted instances) on ``train``;
+        ``rating="auto"``: bayesfm, or mf past a few million ratings (``models.auto_rating``).
 
         With ``holdout`` (e.g. 0.2) each model trains on the rest and its held-out metrics go to
         ``info["metrics"]``: RMSE/MAE of the rating model on a random holdout, and top-10

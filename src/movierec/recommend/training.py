@@ -10,7 +10,7 @@ from ..data.dataset import Dataset
 from ..eval.evaluation import rating_scores, scoring_device
 from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
-from ..models import MOVIES, Model, TrainingEvent, make_model
+from ..models import AUTO, MOVIES, Model, TrainingEvent, auto_rating, make_model
 from .artifact import Artifact
 from .similarity import Neighbours
 
@@ -30,7 +30,8 @@ def train_artifact(
     """What :meth:`Recommender.fit` does (see there): the fitted models, their held-out metrics,
     training notes and the movies' neighbours, bundled with ``train``'s vocabularies. The
     neighbours are a last step, ``on_start("similar movies", None)``, reporting to ``callback``
-    events whose ``metric`` is ``MOVIES`` (movies done of all)."""
+    events whose ``metric`` is ``MOVIES`` (movies done of all). ``rating="auto"`` picks the rating
+    model for ``train``'s size (``models.auto_rating``) and notes why."""
     if rating is None and ranking is None:
         raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
     fitted: dict[str, Model] = {}
@@ -40,6 +41,9 @@ def train_artifact(
     for kind, spec, params in (("rating", rating, rating_params), ("ranking", ranking, ranking_params)):
         if spec is None:
             continue
+        chosen_by_size = None
+        if kind == "rating" and spec == AUTO:
+            spec, chosen_by_size = auto_rating(train.n_ratings)
         model = make_model(spec, **(params or {})) if isinstance(spec, str) else spec
         if model.kind != kind:
             raise ValueError(f"{model.name} is a {model.kind} model; pass it as {model.kind}=, not {kind}=")
@@ -59,6 +63,8 @@ def train_artifact(
             notes[kind] = {"model": model.name, "skipped": "training was interrupted (Ctrl-C) before a usable state"}
             continue
         notes[kind] = {"model": model.name, "seconds": round(time.perf_counter() - start, 3)}
+        if chosen_by_size:
+            notes[kind]["note"] = chosen_by_size
         fitted[kind] = model
         stopped = stopped or model.interrupted
         if split is not None:
