@@ -111,6 +111,13 @@ def test_help_teaches_with_examples():
     assert "Example: movierec evaluate" in text and "--split" in text and "per-user" in text
 
 
+def test_auto_is_the_rating_model_train_picks(release):
+    """auto: bayesfm at this size, compared once when also named (-p checked against it)."""
+    args = ["evaluate", "-d", str(release), "-m", "auto,biases,bayesfm", "-p", "bayesfm.epochs=4", "--json"]
+    rows = [row["model"] for row in _json(runner.invoke(app, args))["rows"]]
+    assert rows == ["bayesfm", "biases"]
+
+
 @pytest.mark.slow
 def test_real_release_default_models(shared_data):
     result = runner.invoke(

@@ -18,7 +18,7 @@ from ..data.loading import DEFAULT_RELEASE, resolve
 from ..eval import evaluation
 from ..eval.splits import OFFICIAL_SPLITS as OFFICIAL
 from ..eval.splits import SPLIT_NAMES, Split, file_split, make_splits, official_split
-from ..models import DEFAULT_RANKING, DEFAULT_RATING, make_model, model_class, model_names
+from ..models import AUTO, DEFAULT_RANKING, DEFAULT_RATING, auto_rating, make_model, model_class, model_names
 from .app import (
     DataDirOption,
     DataOption,
@@ -34,11 +34,10 @@ from .app import (
     say,
 )
 from .params import parse_params
-from .spark import DEFAULT_MASTER, EngineOption, MasterOption, SparkConfOption, check_engine
+from .spark import DEFAULT_MASTER, ON_SPARK, EngineOption, MasterOption, SparkConfOption, check_engine
 from .spark import session as spark_session
 
-AUTO = "auto"
-DEFAULT_MODELS = ",".join(dict.fromkeys(("biases", DEFAULT_RATING, "popularity", DEFAULT_RANKING)))
+DEFAULT_MODELS = ",".join(("biases", AUTO, "popularity", DEFAULT_RANKING))  # auto: what train picks for the data
 LOWER_IS_BETTER = {"rmse", "mae", "fit_s"}
 
 
@@ -61,7 +60,8 @@ def evaluate(
         typer.Option(
             "--models",
             "-m",
-            help=f"Comma-separated models to compare, or all. Models: {', '.join(model_names())}.",
+            help=f"Comma-separated models to compare, or all; {AUTO}: the rating model [bold]movierec train[/bold] "
+            f"picks for the data's size. Models: {', '.join(model_names())}.",
         ),
     ] = DEFAULT_MODELS,
     split: Annotated[
@@ -135,9 +135,13 @@ def evaluate(
         raise ValueError("--models is empty: expected comma-separated model names, e.g. --models mf,popularity")
     if len(set(names)) != len(names):
         raise ValueError(f"--models {models}: each model may appear once")
-    for name in names:
-        model_class(name)  # unknown names: one clear line before anything loads
     on_spark = check_engine(engine)
+    if on_spark:  # Spark trains mf for auto, as train --engine spark does
+        names = [ON_SPARK[AUTO] if name == AUTO else name for name in names]
+    # auto is resolved once the data's size is known; until then --param is checked against the default
+    provisional = [DEFAULT_RATING if name == AUTO else name for name in names]
+    for name in provisional:
+        model_class(name)  # unknown names: one clear line before anything loads
     if on_spark:
         from ..spark.als import SPARK_MODELS, make_spark_model
 
@@ -158,19 +162,20 @@ def evaluate(
         )
     if not on_spark:
         resolve_device(device)
-    params = parse_params(param or [], {name: name for name in names}, defaults={"device": device})
-    params = {name: p for name, p in params.items() if p}
+    parse_params(param or [], {name: name for name in provisional}, defaults={"device": device})
 
     # The splits, and how many fits the progress bar counts.
-    n_rating = sum(model_class(n).kind == "rating" for n in names)
     ranking_splits: Iterator[Split] | None = None
     if explicit:
         with data_notes(f"{train.name} and {test.name}"):
             splits: Any = file_split(train, test)
+        names, note = _resolve_auto(names, splits.train.n_ratings)
         label = ranking_label = f"files {train.name} (train) / {test.name} (test)"
         n_fits = len(names)
     else:
         dataset = load_dataset(data, data_dir, movies=movies, rating_scale=rating_scale)
+        names, note = _resolve_auto(names, dataset.n_ratings)
+        n_rating = sum(model_class(n).kind == "rating" for n in names)
         if split in OFFICIAL:
             splits = official_split(dataset, resolve(data, data_dir, download=False), split)
             label = ranking_label = f"ml-100k official split {split} ({split}.base / {split}.test)"
@@ -187,6 +192,10 @@ def evaluate(
             n_fits = len(names) * (folds if split == "kfold" else 1)
         if not as_json:
             say(escape(describe_dataset(dataset)))
+    if note and not as_json:
+        say(f"Note: {escape(note)}.")
+    params = parse_params(param or [], {name: name for name in names}, defaults={"device": device})
+    params = {name: p for name, p in params.items() if p}
 
     bars = progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
@@ -220,6 +229,15 @@ def evaluate(
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         console.print(render(result))
+
+
+def _resolve_auto(names: list[str], n_ratings: int) -> tuple[list[str], str | None]:
+    """``names`` with auto replaced by the rating model for ``n_ratings`` (once: a model named
+    twice is compared once), and the note when size decided it."""
+    if AUTO not in names:
+        return names, None
+    chosen, note = auto_rating(n_ratings)
+    return list(dict.fromkeys(chosen if name == AUTO else name for name in names)), note
 
 
 def _header(column: str) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..models import AUTO, DEFAULT_RANKING
 from .output import bold, progress, say, status
 
 ENGINES = ("local", "spark")
@@ -44,16 +45,17 @@ def check_engine(engine: str) -> bool:
     return engine == "spark"
 
 
+ON_SPARK = {AUTO: "mf", DEFAULT_RANKING: "ials"}  # the local defaults' Spark MLlib counterparts
+
+
 def spark_models(chosen: dict[str, str], feedback: Path | None) -> dict[str, str]:
     """The models of ``train --engine spark``: mf and ials (the local defaults, auto and hybrid,
     become mf and ials); anything else is one clear line."""
-    from ..models import AUTO, DEFAULT_RANKING
     from ..spark.als import SPARK_MODELS
 
     if feedback is not None:
         raise ValueError("--feedback is not available with --engine spark: merge the feedback into the ratings first")
-    on_spark = {AUTO: "mf", DEFAULT_RANKING: "ials"}
-    chosen = {kind: on_spark.get(name, name) for kind, name in chosen.items()}
+    chosen = {kind: ON_SPARK.get(name, name) for kind, name in chosen.items()}
     for name in chosen.values():
         if name not in SPARK_MODELS:
             raise ValueError(f"--engine spark trains {' and '.join(SPARK_MODELS)} (Spark MLlib ALS); {name} needs --engine local")
