@@ -114,6 +114,7 @@ def test_local_cluster_train_recommend_serve(tmp_path, planted):
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "rmse" in result.output  # held-out metrics, measured by the shared code
+    assert "Trained mf (rating) and ials (ranking) by Spark MLlib ALS" in " ".join(result.output.split())
     artifact = load(model)
     assert artifact.training["engine"] == "spark" and artifact.training["master"] == CLUSTER
     assert (artifact.rating.name, artifact.ranking.name) == ("mf", "ials")

@@ -149,6 +149,7 @@ def train(
     if spark:
         params = parse_params(param or [], chosen, defaults)
         info = train_on_spark(output, data, data_dir, chosen, params, share, seed, spark_master, spark_conf)
+        say(f"Trained {' and '.join(f'{name} ({kind})' for kind, name in chosen.items())} by Spark MLlib ALS.")
         if info["metrics"]:
             console.print(_metrics_table(info["metrics"], {k: v["name"] for k, v in info["models"].items()}, share))
         say(f"Saved the model to {bold(output)}. Next: movierec recommend -m {output} --user 1")
