@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -127,3 +129,42 @@ def test_bad_hyperparameters_are_explained(split):
         BayesFM(factors="auto", auto_ranks="", device="cpu").fit(split.train)
     with pytest.raises(ValueError, match="shift"):
         BayesFM(shift="users", device="cpu").fit(split.train)
+
+
+def test_genres_and_decade_order_movies_nobody_rated(synth):
+    """The generator plants movie tastes near their genres' vectors: for movies with no training
+    rating, each user's predictions follow their true ratings (within-user correlation), where
+    without the content link those movies only get the fallback (no movie-specific signal)."""
+    data = synth.dataset
+    picked = np.random.default_rng(0).choice(np.flatnonzero(data.movie_counts() > 0), 100, replace=False)
+    cold = np.isin(data.movies, picked)
+    train, test = data.subset(np.flatnonzero(~cold)), data.subset(np.flatnonzero(cold))
+
+    def within_user(values: np.ndarray) -> np.ndarray:
+        counts = np.bincount(test.users, minlength=data.n_users)
+        return values - (np.bincount(test.users, values, minlength=data.n_users) / np.maximum(counts, 1))[test.users]
+
+    truth = within_user(test.ratings)
+    with_content = within_user(BayesFM(**FAST, content=True).fit(train).predict(test.users, test.movies))
+    assert np.corrcoef(with_content, truth)[0, 1] > 0.2
+    without = within_user(BayesFM(**FAST, content=False).fit(train).predict(test.users, test.movies))
+    assert np.abs(without).max() < 1e-4  # the fallback: the same for every cold movie of a user
+
+
+def test_erratic_raters_weigh_less():
+    """Half the users rate with extra noise: per-user noise levels downweight them, and the
+    steady raters' held-out ratings are predicted better than with one noise level for all."""
+    synth = generate(n_users=400, n_movies=600, n_ratings=30_000, rank=2, noise=0.3, seed=5)
+    data = synth.dataset
+    erratic = np.random.default_rng(0).random(data.n_users) < 0.5
+    noisy = data.ratings + np.where(erratic[data.users], 1.5, 0.0) * np.random.default_rng(1).standard_normal(data.n_ratings)
+    data = replace(data, ratings=np.clip(np.round(noisy * 2) / 2, 0.5, 5.0).astype(np.float32))
+    split = random_holdout(data, 0.2, seed=0)
+    steady = ~erratic[split.test.users]
+
+    def steady_rmse(user_noise: float) -> float:
+        model = BayesFM(**FAST, user_noise=user_noise).fit(split.train)
+        predicted = np.clip(model.predict_at(split.test.users, split.test.movies, split.test.timestamps), 0.5, 5.0)
+        return rmse(predicted[steady], split.test.ratings[steady])
+
+    assert steady_rmse(20.0) < 0.97 * steady_rmse(0.0)

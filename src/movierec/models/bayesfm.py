@@ -22,6 +22,9 @@ E noise of the prior's covariance: solved exactly through one eigendecomposition
 the start) of the implicit set's small Gram matrix when it has at most ``exact_link`` users or
 movies, else by a few warm-started conjugate-gradient steps. The movies' link is also drawn
 from the ratings with each movie's own deviation fixed (``shift_link``, non-centred).
+Users differ in how consistently they rate: each has a noise precision noise * w_u, w_u ~
+Gamma(a, a) (mean 1, a = ``user_noise`` ratings' worth), drawn from their residuals, so erratic
+raters weigh less in the movies' draws (cf. Lakshminarayanan et al. 2011, robust BPMF).
 Hyperparameters (means, precisions, noise) get BPMF's vague Normal-Wishart / Gamma priors, so
 nothing but the rank and the number of sweeps is tuned (``factors="auto"`` picks the rank on
 a validation slice of the training ratings).
@@ -66,6 +69,7 @@ class BayesFMConfig:
     burn_in: int = 0  # first sweeps discarded (at most half of epochs); the chain starts at the residuals' SVD
     implicit: bool = True  # centre users on the movies they rated, movies on their raters
     content: bool = True  # centre movies also on their genres and decade: movies with few or no ratings start there
+    user_noise: float = 20.0  # prior weight (in ratings) of each user's own noise level around the common one; 0: one level
     time_bin: float = 1.0  # days per time category; 0: no time term (also when timestamps are all equal)
     serve_rank: int = 48  # columns the averaged interactions are compressed to (0: store the posterior means only)
     shift: str = "movie"  # sides whose link is also drawn from the ratings (the non-centred move): "user,movie", "movie", ""
@@ -320,7 +324,12 @@ class _Sampler:
         # MovieLens users have 20 or more, and their side's CG barely converged in 20 steps.
         self.shifted = set(self.implicit) & set(c.shift.split(","))
         self.hyper = {side: (np.zeros(k1), np.eye(k1)) for side in self.params}
+        self.user_counts = train.user_counts().astype(np.float64)
+        self.user_sse = np.zeros(train.n_users)
         self.noise = 2.0
+        # Each user's noise precision is noise * weight[u]; rows are scaled by sqrt(weight) (see terms).
+        self.user_weight = np.ones(train.n_users, np.float32)
+        self.row_scale = None
 
     # -- one sweep -----------------------------------------------------------------------
     def sweep(self) -> float:
@@ -331,6 +340,8 @@ class _Sampler:
             sse = self.sample_side(side, prior_mean)
             if side in self.shifted:
                 self.shift_link(side)
+            if side == "user" and self.c.user_noise > 0:
+                self.sample_user_weights()
         self.noise = float(self.rng.gamma(1.0 + self.n / 2, 1.0 / (1.0 + sse / 2)))
         return sse / self.n
 
@@ -439,9 +450,21 @@ class _Sampler:
             self.deviation[side][rows] = torch.linalg.solve_triangular(chol.transpose(1, 2), z, upper=True).squeeze(2)
             if keep:
                 self.grams[0][rows], self.grams[1][rows] = dtd, dtt.squeeze(2)
-            # |t - D x|^2 = t't - 2 x'D't + x'D'D x
-            sse += float(ttt.sum() - 2 * (x * dtt).sum() + (x * torch.bmm(dtd, x)).sum())
+            # |t - D x|^2 = t't - 2 x'D't + x'D'D x, per entity
+            each = ttt - 2 * (x * dtt).sum((1, 2)) + (x * torch.bmm(dtd, x)).sum((1, 2))
+            if side == "user":
+                self.user_sse[rows.cpu().numpy()] = each.cpu().numpy()
+            sse += float(each.sum())
         return sse
+
+    def sample_user_weights(self) -> None:
+        """Each user's noise weight given their residuals: Gamma(a + n_u/2, a + noise * sse_u/2)
+        with a = user_noise (prior mean 1); then the rows' scales for the next draws."""
+        a, counts = self.c.user_noise, self.user_counts
+        sse = self.user_sse / self.user_weight  # the residuals, unweighted
+        self.user_weight = self.rng.gamma(a + counts / 2, 1.0 / (a + self.noise * sse / 2)).astype(np.float32)
+        scale = np.append(np.sqrt(self.user_weight)[self.train.users], 0)
+        self.row_scale = torch.as_tensor(scale, dtype=torch.float32, device=self.device)[:, None]
 
     def terms(self, side: str) -> torch.Tensor:
         """Per rating (plus a zero padding row): [design row, target] (n+1, k+2) of ``side``'s
@@ -455,12 +478,14 @@ class _Sampler:
         if side == "movie":
             factors = u[:, 1:] if d is None else u[:, 1:] + d[:, 1:]
             offset = u[:, 0] if d is None else u[:, 0] + d[:, 0]
-            return torch.cat([self.valid, factors, (self.values - offset)[:, None]], 1)
-        other = d if side == "user" else u
-        offset = m[:, 0]
-        if other is not None:
-            offset = offset + other[:, 0] + (other[:, 1:] * m[:, 1:]).sum(1)
-        return torch.cat([self.valid, m[:, 1:], (self.values - offset)[:, None]], 1)
+            out = torch.cat([self.valid, factors, (self.values - offset)[:, None]], 1)
+        else:
+            other = d if side == "user" else u
+            offset = m[:, 0]
+            if other is not None:
+                offset = offset + other[:, 0] + (other[:, 1:] * m[:, 1:]).sum(1)
+            out = torch.cat([self.valid, m[:, 1:], (self.values - offset)[:, None]], 1)
+        return out if self.row_scale is None else out * self.row_scale
 
     def conditional_means(self, side: str) -> np.ndarray:
         """The side's last draws less their deviations: each entity's mean given everything else
