@@ -32,7 +32,7 @@ BASES = {"bayesfm": BayesFM, "bayesmf": BayesianMF}
 class BlendConfig:
     factors: int = 10  # base model's rank
     epochs: int = 120  # base model's Gibbs sweeps (twice: once for the weights, once on all ratings)
-    burn_in: int = 20  # base model
+    burn_in: int = 0  # base model (bayesfm starts at an SVD: no burn-in needed, see bayesfm)
     thin: int = 2  # bayesmf base only (older model folders)
     base: str = "bayesfm"  # or "bayesmf" (older model folders)
     neighbors: int = 50  # knn
