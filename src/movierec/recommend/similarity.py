@@ -24,11 +24,14 @@ model that scored it (:meth:`Model.contributions`), only those that add a positi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from ..eval.metrics import top_k
 from ..models.base import Model
@@ -113,16 +116,27 @@ class Neighbours:
         if k == 0:
             return cls(indices, sims)
         co = CoRatings(seen)
-        buffer = np.empty((min(BLOCK_MOVIES, n_movies), n_movies), np.float32)
-        for start in range(0, n_movies, BLOCK_MOVIES):
+        local = threading.local()  # each worker's block, reused
+
+        def fill(start: int) -> int:
             targets = np.arange(start, min(start + BLOCK_MOVIES, n_movies))
-            block = co.rows(targets, buffer[: targets.size])
+            if not hasattr(local, "buffer"):
+                local.buffer = np.empty((min(BLOCK_MOVIES, n_movies), n_movies), np.float32)
+            block = co.rows(targets, local.buffer[: targets.size])
             best = top_k(block, k)
             values = np.take_along_axis(block, best, axis=1)
             indices[targets] = np.where(values > 0, best, -1)
             sims[targets] = np.where(values > 0, values, 0.0)
-            if progress is not None:
-                progress(int(targets[-1]) + 1, n_movies)
+            return int(targets[-1]) + 1
+
+        # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
+        pool = ThreadPoolExecutor(max(1, torch.get_num_threads()))
+        try:
+            for done in pool.map(fill, range(0, n_movies, BLOCK_MOVIES)):
+                if progress is not None:
+                    progress(done, n_movies)
+        finally:  # Ctrl-C: drop the blocks not started
+            pool.shutdown(wait=True, cancel_futures=True)
         return cls(indices, sims)
 
     def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
