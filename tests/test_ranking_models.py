@@ -16,7 +16,7 @@ from movierec.data.synthetic import generate
 from movierec.eval.metrics import ranking_metrics
 from movierec.models import DEFAULT_RANKING, TrainingEvent, make_model
 from movierec.models.ease import EASE, movie_weights
-from movierec.models.ials import ImplicitALS, _Side, _solve
+from movierec.models.ials import ImplicitALS, _Ratings, _Side, _solve
 
 RANKERS = ["ease", "ials", "hybrid"]
 FAST = {
@@ -171,22 +171,32 @@ def test_hybrid_saved_before_the_discount_ranks_as_it_did(synth_split):
 
 
 def test_conjugate_gradient_reaches_the_exact_solution(rng):
-    """Batched CG over all rows equals a per-row dense solve of the iALS normal equations."""
-    n_rows, n_cols, k, alpha0 = 30, 50, 8, 0.1
-    rows, cols = np.nonzero(rng.random((n_rows, n_cols)) < 0.2)
-    weight = (2 * rng.random(rows.size)).astype(np.float32)
-    target = (rng.random(rows.size) < 0.8).astype(np.float32)
-    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_rows))))
-    side = _Side(indptr, cols, n_cols, weight, target, "cpu")
-    h = torch.randn(n_cols, k, generator=torch.Generator().manual_seed(0))
-    reg = torch.rand(n_rows, generator=torch.Generator().manual_seed(1)) + 0.5
-    x = _solve(side, torch.zeros(n_rows, k), h, alpha0, reg, cg_steps=40).numpy()
-    hn = h.double().numpy()
-    for u in range(n_rows):
-        mine = slice(indptr[u], indptr[u + 1])
-        hu, c = hn[cols[mine]], 1.0 + weight[mine]
-        a = alpha0 * hn.T @ hn + (hu.T * c) @ hu + float(reg[u]) * np.eye(k)
-        np.testing.assert_allclose(x[u], np.linalg.solve(a, hu.T @ (c * target[mine])), atol=1e-4)
+    """Batched CG over all rows, on either side of the shared pattern (users, or movies through
+    its transpose), equals a per-row dense solve of the iALS normal equations, and the dots it
+    carries at the ratings are those of the rows it returns."""
+    n_users, n_movies, k, alpha0 = 30, 50, 8, 0.1
+    users, movies = np.nonzero(rng.random((n_users, n_movies)) < 0.2)
+    weight = (2 * rng.random(users.size)).astype(np.float32)
+    target = (rng.random(users.size) < 0.8).astype(np.float32)
+    shuffled = rng.permutation(users.size)  # the pattern sorts the ratings itself
+    ratings = _Ratings(
+        users[shuffled].astype(np.int32), movies[shuffled].astype(np.int32), n_users, n_movies,
+        weight[shuffled], target[shuffled], "cpu",
+    )
+    gen = torch.Generator().manual_seed(0)
+    for by_user, rows, cols, n_rows, n_cols in ((True, users, movies, n_users, n_movies), (False, movies, users, n_movies, n_users)):
+        side = _Side(ratings, by_user)
+        other, start = torch.randn(n_cols, k, generator=gen), 0.1 * torch.randn(n_rows, k, generator=gen)
+        reg = torch.rand(n_rows, generator=gen) + 0.5
+        dots = side.dots(start, other)
+        x = _solve(side, start, other, dots, alpha0, reg, cg_steps=40)
+        np.testing.assert_allclose(dots.numpy(), side.dots(x, other).numpy(), atol=1e-4)
+        on = other.double().numpy()
+        for row in range(n_rows):
+            mine = rows == row
+            hu, c = on[cols[mine]], 1.0 + weight[mine]
+            a = alpha0 * on.T @ on + (hu.T * c) @ hu + float(reg[row]) * np.eye(k)
+            np.testing.assert_allclose(x[row].numpy(), np.linalg.solve(a, hu.T @ (c * target[mine])), atol=1e-4)
 
 
 def test_ials_low_ratings_as_negative_signal_push_movies_down(synth_split):

@@ -29,7 +29,7 @@ from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RatingModel, TrainingEvent, check_finite, resolve_device
 from .baselines import damped_biases
-from .mf import BiasedMF, Block, biased_predict, biased_scores, design_table, rating_blocks
+from .mf import BiasedMF, Block, biased_predict, biased_scores, block_system, design_table, rating_blocks
 
 
 def sample_side(
@@ -46,12 +46,12 @@ def sample_side(
     Posterior precision P = prior precision + noise precision * D'D, mean P^-1 (prior term +
     noise precision * D't); with P = L L' and z standard normal, mean + L^-T z is a draw.
     """
-    design, offset = design_table(partner_params)
+    table = design_table(partner_params)
     prior_term = prior_precision @ prior_mean
     sse = 0.0
     for block in blocks:
-        d = design[block.partners]
-        target = block.values - offset[block.partners]
+        system = block_system(table, block)
+        d, target = system[..., :-1], system[..., -1]
         dt = d.transpose(1, 2)
         precision = prior_precision + noise_precision * torch.bmm(dt, d)
         rhs = prior_term + noise_precision * torch.bmm(dt, target.unsqueeze(2)).squeeze(2)

@@ -6,7 +6,8 @@ Every (user, movie) pair is a training example: the rated ones with target 1 and
 (``frequency_exponent``). Each half-iteration solves every user (then every movie) exactly
 in the limit, here with a few warm-started conjugate-gradient steps batched over all rows at
 once. One CG step costs O(nnz·k + rows·k²) through a sampled dense product (x_u · h_i only at
-the rated pairs) and a sparse product, so memory stays O(nnz + rows·k) on ml-32m-sized data.
+the rated pairs) and a sparse product, so memory stays O(nnz + rows·k) on ml-32m-sized data;
+both halves share one users x movies pattern and the dots at the ratings (see ``_solve``).
 
 Low ratings can carry negative signal: with ``negative_below`` set, ratings under it get target
 0 (with their confidence), so "watched and disliked" is pushed down harder than "never seen".
@@ -20,6 +21,7 @@ from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from .base import Callback, RankingModel, TrainingEvent, check_finite, resolve_device
@@ -41,72 +43,118 @@ class ImplicitALSConfig:
     seed: int = 0
 
 
-class _Side:
-    """One orientation of the ratings (rows = users, or rows = movies) as a torch CSR pattern."""
+class _Ratings:
+    """The ratings as one users x movies CSR pattern (int32 indices on ml-32m's scale), with each
+    rating's confidence ``1 + w`` and target. Both half-iterations use this one pattern, the
+    movies' through its transpose: per-rating values (the dots below) keep one order from one
+    half to the next, and no movie-ordered copy exists. (A movie-ordered pattern was also
+    slower: its products gather the larger users' table at random, 2x the cost on ml-32m.)"""
 
-    def __init__(self, indptr, indices, n_cols, weight, target, device):
+    def __init__(self, users, movies, n_users, n_movies, weight, target, device):
         import torch
 
-        self.crow = torch.from_numpy(indptr.astype(np.int64)).to(device)
-        self.cols = torch.from_numpy(indices.astype(np.int64)).to(device)
-        self.shape = (indptr.size - 1, n_cols)
-        self.confidence = torch.from_numpy(1.0 + weight.astype(np.float32)).to(device)  # 1 + w
-        self.target = torch.from_numpy(target.astype(np.float32)).to(device)  # 1 or 0
+        order = np.argsort(users.astype(np.int64) * n_movies + movies, kind="stable")  # O(n) when sorted already
+        index = np.int32 if users.size < 2**31 else np.int64
+        self.indptr = np.concatenate(([0], np.cumsum(np.bincount(users, minlength=n_users)))).astype(index)
+        self.indices = movies[order].astype(index)
+        self.shape = (n_users, n_movies)
+        self.device = torch.device(device)
+        self.crow, self.cols = torch.from_numpy(self.indptr).to(device), torch.from_numpy(self.indices).to(device)
+        self.confidence = torch.from_numpy(1.0 + weight[order].astype(np.float32)).to(device)  # 1 + w
+        self.target = torch.from_numpy(target[order].astype(np.float32)).to(device)  # 1 or 0
         self.pattern = self.matrix(self.confidence)
 
     def matrix(self, values):
-        """The CSR matrix of this pattern with ``values`` (one per rating)."""
+        """The users x movies CSR matrix of this pattern with ``values`` (one per rating)."""
         import torch
 
         with warnings.catch_warnings():  # torch flags CSR tensors as beta; they are all we use
             warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
             return torch.sparse_csr_tensor(self.crow, self.cols, values, size=self.shape, check_invariants=False)
 
-    def dots(self, x, other):
+    def dots(self, users, movies):
         """x_u · h_i for every rating (u, i), without forming the dense product."""
         import torch
 
-        return torch.sparse.sampled_addmm(self.pattern, x, other.T, beta=0.0).values()
+        return torch.sparse.sampled_addmm(self.pattern, users, movies.T, beta=0.0).values()
+
+    def movie_sums(self, values, users):
+        """Σ_u values_ui x_u for every movie i: the transposed product. On a CPU through SciPy's
+        CSC kernel, which reads the users' rows in order (torch's transposed CSR product is 5x
+        slower there)."""
+        import torch
+
+        if self.device.type != "cpu":
+            return self.matrix(values).t() @ users
+        csc = sp.csc_matrix((values.numpy(), self.indices, self.indptr), shape=self.shape[::-1])
+        return torch.from_numpy(np.asarray(csc @ users.numpy()))
 
 
-def _apply(side: _Side, x, other, gram, reg):
-    """A x for every row at once: (α₀ HᵀH + Σ_i (1 + w_ui) h_i h_iᵀ + λ_u I) x_u.
+class _Side:
+    """One half-iteration's view of the shared ratings: rows are users (``by_user``) or movies."""
 
-    The unobserved weight α₀ already covers rated pairs, so they add (1 + w) on top of it.
-    Cost O(nnz·k) for the rated part (one sampled product, one sparse product) + O(rows·k²).
+    def __init__(self, ratings: _Ratings, by_user: bool):
+        self.ratings, self.by_user = ratings, by_user
+
+    def dots(self, x, other):
+        """x_row · other_col at every rating (in the pattern's order)."""
+        return self.ratings.dots(x, other) if self.by_user else self.ratings.dots(other, x)
+
+    def sums(self, values, other):
+        """Σ over each row's ratings of ``values`` times the partner's row of ``other``."""
+        r = self.ratings
+        return r.matrix(values) @ other if self.by_user else r.movie_sums(values, other)
+
+    def per_rating(self, row_values):
+        """Each rating's row's value (in the pattern's order)."""
+        import torch
+
+        r = self.ratings
+        if not self.by_user:
+            return row_values[r.cols]
+        return torch.repeat_interleave(row_values, r.crow[1:] - r.crow[:-1], output_size=r.cols.numel())
+
+
+def _solve(side: _Side, x, other, dots, alpha0: float, reg, cg_steps: int):
+    """A few conjugate-gradient steps on every row's normal equations, warm-started at ``x``:
+    (α₀ HᵀH + Σ_i (1 + w_ui) h_i h_iᵀ + λ_u I) x_u = Σ_i (1 + w_ui) t_ui h_i.
+
+    ``dots`` holds x_u · h_i at every rating; it is updated in place for the new x, which is
+    returned. CG moves x along p, so the dots move along p's, which each step computes
+    anyway: no pass over the ratings goes to the starting residual's dots or to the loss. A
+    pass (a sampled or a sparse product, O(nnz·k)) costs far more than the O(rows·k²) rest.
     """
-    return x @ gram + reg[:, None] * x + side.matrix(side.dots(x, other) * side.confidence) @ other
-
-
-def _solve(side: _Side, x, other, alpha0: float, reg, cg_steps: int):
-    """A few conjugate-gradient steps on every row's normal equations, warm-started at ``x``."""
     import torch
 
+    r = side.ratings
     gram = alpha0 * (other.T @ other)
-    b = side.matrix(side.confidence * side.target) @ other  # Σ_i (1 + w_ui) t_ui h_i
     x = x.clone()
-    r = b - _apply(side, x, other, gram, reg)
-    p = r.clone()
-    rs = (r * r).sum(1)
+    # b - A x: the targets' and the rated part's sums over h_i make one sparse product
+    res = side.sums(r.confidence * (r.target - dots), other) - x @ gram - reg[:, None] * x
+    p = res.clone()
+    rs = (res * res).sum(1)
     for _ in range(cg_steps):
-        ap = _apply(side, p, other, gram, reg)
+        p_dots = side.dots(p, other)
+        ap = p @ gram + reg[:, None] * p + side.sums(p_dots * r.confidence, other)
         denom = (p * ap).sum(1)
         step = torch.where(denom > 0, rs / torch.where(denom > 0, denom, 1.0), 0.0)
         x += step[:, None] * p
-        r -= step[:, None] * ap
-        rs_new = (r * r).sum(1)
+        p_dots *= side.per_rating(step)
+        dots += p_dots
+        res -= step[:, None] * ap
+        rs_new = (res * res).sum(1)
         beta = torch.where(rs > 0, rs_new / torch.where(rs > 0, rs, 1.0), 0.0)
-        p = r + beta[:, None] * p
+        p = res + beta[:, None] * p
         rs = rs_new
     return x
 
 
-def _loss(side: _Side, x, other, alpha0: float, reg, reg_other) -> float:
-    """The weighted loss over all (user, movie) pairs, per rating, from the user side."""
+def _loss(ratings: _Ratings, x, other, dots, alpha0: float, reg, reg_other) -> float:
+    """The weighted loss over all (user, movie) pairs, per rating, given the ``dots`` x_u · h_i."""
     unobserved = alpha0 * float(((x.T @ x) * (other.T @ other)).sum())
-    observed = float((side.confidence * (side.dots(x, other) - side.target) ** 2).sum())
+    observed = float((ratings.confidence * (dots - ratings.target) ** 2).sum())
     penalty = float((reg * (x * x).sum(1)).sum()) + float((reg_other * (other * other).sum(1)).sum())
-    return (unobserved + observed + penalty) / max(int(side.cols.numel()), 1)
+    return (unobserved + observed + penalty) / max(int(ratings.cols.numel()), 1)
 
 
 class ImplicitALS(RankingModel):
@@ -143,12 +191,8 @@ class ImplicitALS(RankingModel):
         self.scale = np.asarray(train.rating_scale[1], dtype=np.float32)
         n_users, n_movies = train.n_users, train.n_movies
         weight, target = self._weights(train.ratings)
-        by_user = np.lexsort((train.movies, train.users))
-        by_movie = np.lexsort((train.users, train.movies))
-        user_ptr = np.concatenate(([0], np.cumsum(np.bincount(train.users, minlength=n_users))))
-        movie_ptr = np.concatenate(([0], np.cumsum(np.bincount(train.movies, minlength=n_movies))))
-        users = _Side(user_ptr, train.movies[by_user], n_movies, weight[by_user], target[by_user], device)
-        movies = _Side(movie_ptr, train.users[by_movie], n_users, weight[by_movie], target[by_movie], device)
+        ratings = _Ratings(train.users, train.movies, n_users, n_movies, weight, target, device)
+        users, movies = _Side(ratings, by_user=True), _Side(ratings, by_user=False)
         # Regularization counts each rating by its weight, so confident rows shrink more.
         w = torch.from_numpy(1.0 + weight).to(device)
         user_reg = self._row_regularization(
@@ -164,12 +208,13 @@ class ImplicitALS(RankingModel):
         user_f = (torch.randn(n_users, cfg.factors, generator=gen) * std).to(device)
         movie_f = (torch.randn(n_movies, cfg.factors, generator=gen) * std).to(device)
         self._keep(user_f, movie_f)  # Ctrl-C keeps the factors of the last finished iteration
+        dots = ratings.dots(user_f, movie_f)  # kept current by _solve from here on
         previous = np.inf
         with self._stoppable():
             for epoch in range(1, cfg.iterations + 1):
-                user_f = _solve(users, user_f, movie_f, cfg.unobserved_weight, user_reg, cfg.cg_steps)
-                movie_f = _solve(movies, movie_f, user_f, cfg.unobserved_weight, movie_reg, cfg.cg_steps)
-                loss = _loss(users, user_f, movie_f, cfg.unobserved_weight, user_reg, movie_reg)
+                user_f = _solve(users, user_f, movie_f, dots, cfg.unobserved_weight, user_reg, cfg.cg_steps)
+                movie_f = _solve(movies, movie_f, user_f, dots, cfg.unobserved_weight, movie_reg, cfg.cg_steps)
+                loss = _loss(ratings, user_f, movie_f, dots, cfg.unobserved_weight, user_reg, movie_reg)
                 check_finite(loss, self.name, epoch)
                 self._keep(user_f, movie_f)
                 if callback is not None:

@@ -92,13 +92,24 @@ def rating_blocks(
     return blocks
 
 
-def design_table(partner_params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """From partner parameters [bias, factors] (n, k+1): the design rows [1, factors] and the
-    biases, each with a zero padding row appended."""
+def design_table(partner_params: torch.Tensor) -> torch.Tensor:
+    """From partner parameters [bias, factors] (n, k+1): the rows [1, factors, bias] of the
+    design and the partner's bias (n + 1, k+2), a zero padding row appended."""
     n = partner_params.shape[0]
-    design = torch.cat([torch.ones(n, 1, dtype=partner_params.dtype, device=partner_params.device), partner_params[:, 1:]], 1)
-    zero = partner_params.new_zeros(1, partner_params.shape[1])
-    return torch.cat([design, zero]), torch.cat([partner_params[:, 0], zero[0, :1]])
+    table = partner_params.new_zeros(n + 1, partner_params.shape[1] + 1)
+    table[:n, 0] = 1.0
+    table[:n, 1:-1] = partner_params[:, 1:]
+    table[:n, -1] = partner_params[:, 0]
+    return table
+
+
+def block_system(table: torch.Tensor, block: Block) -> torch.Tensor:
+    """[D, t] of a block (B, L, k+2): its partners' design rows and targets value - partner
+    bias, zero at padding. One ``index_select`` (3x faster than indexing) and one pass."""
+    b, width = block.partners.shape
+    out = table.index_select(0, block.partners.flatten()).view(b, width, table.shape[1])
+    out[..., -1] = block.values - out[..., -1]
+    return out
 
 
 def ridge_penalty(reg: float, bias_reg: float, dim: int, device: str | torch.device) -> torch.Tensor:
@@ -121,30 +132,32 @@ def solve_side(
     and t = value - partner bias. ``cg_steps`` of conjugate gradient, warm-started from the
     current parameters, replace an exact solve: no factorization, and every step is one
     batched product (bmm) for the whole block, with no [B, k, k] or [B, L, k] temporaries.
-    Products go through the Gram matrix D'D when rows are longer than wide (built once),
-    else through D itself.
+    Products go through the Gram matrix D'D when rows are longer than wide, else through D.
+    Both start from one gather of [D, t] per block (``block_system``), whose own Gram matrix
+    holds D'D, D't and t't at once: one pass over the block's ratings builds the system and
+    its SSE.
     ``weighted``: the penalty is multiplied by each entity's rating count (ALS-WR).
     """
-    design, offset = design_table(partner_params)
+    table = design_table(partner_params)
+    dim = table.shape[1] - 1
     sse = 0.0
     for block in blocks:
-        d = design[block.partners]  # (B, L, k+1), zero rows at padding
-        target = block.values - offset[block.partners]
+        dt_ = block_system(table, block)
+        width = dt_.shape[1]
         lam = penalty * (block.counts[:, None] if weighted else 1.0)
-        dt = d.transpose(1, 2)
-        if d.shape[1] >= d.shape[2]:
-            gram = torch.bmm(dt, d)
-            rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
+        if width >= dim:
+            full = torch.bmm(dt_.transpose(1, 2), dt_)  # [[D'D, D't], [t'D, t't]]
+            gram, rhs, tt = full[:, :dim, :dim], full[:, :dim, dim], full[:, dim, dim]
 
             def apply(v: torch.Tensor) -> torch.Tensor:
                 return torch.bmm(gram, v.unsqueeze(2)).squeeze(2) + lam * v
 
         else:
-            gram = None
-            rhs = torch.bmm(dt, target.unsqueeze(2)).squeeze(2)
+            d, target = dt_[..., :dim], dt_[..., dim]
+            rhs = torch.bmm(d.transpose(1, 2), target.unsqueeze(2)).squeeze(2)
 
             def apply(v: torch.Tensor) -> torch.Tensor:
-                return torch.bmm(dt, torch.bmm(d, v.unsqueeze(2))).squeeze(2) + lam * v
+                return torch.bmm(d.transpose(1, 2), torch.bmm(d, v.unsqueeze(2))).squeeze(2) + lam * v
 
         x = params[block.rows]
         r = rhs - apply(x)
@@ -159,11 +172,11 @@ def solve_side(
             p = r + (rr_new / rr.clamp_min(1e-30))[:, None] * p
             rr = rr_new
         params[block.rows] = x
-        if gram is None:
+        if width >= dim:  # |t - Dx|^2 = t't - 2 x'D't + x'D'Dx, without another pass over D
+            sse += float(tt.sum() - 2 * (x * rhs).sum() + (x * torch.bmm(gram, x.unsqueeze(2)).squeeze(2)).sum())
+        else:
             resid = target - torch.bmm(d, x.unsqueeze(2)).squeeze(2)
             sse += float((resid * resid).sum())
-        else:  # |t - Dx|^2 = t't - 2 x'D't + x'D'Dx, without another pass over D
-            sse += float((target * target).sum() - 2 * (x * rhs).sum() + (x * torch.bmm(gram, x.unsqueeze(2)).squeeze(2)).sum())
     return sse
 
 
