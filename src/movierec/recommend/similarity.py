@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from ..eval.metrics import top_k
 from ..models.base import Model
@@ -130,6 +129,8 @@ class Neighbours:
             return int(targets[-1]) + 1
 
         # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
+        import torch  # here, not at import: loading torch before SciPy/NumPy's own pools halved bayesfm's speed
+
         pool = ThreadPoolExecutor(max(1, torch.get_num_threads()))
         try:
             for done in pool.map(fill, range(0, n_movies, BLOCK_MOVIES)):
