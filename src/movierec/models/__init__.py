@@ -28,7 +28,7 @@ _REGISTRY: dict[str, str] = {
 DEFAULT_RATING = "bayesfm"
 DEFAULT_RANKING = "hybrid"
 AUTO = "auto"  # the rating model for the data's size: see auto_rating
-# bayesfm's 24 Gibbs sweeps take ~4 s at 100k ratings, 29 s at 1M and 3.4 min at 10M (bench/rating.py
+# bayesfm's 16 Gibbs sweeps take ~2.5 s at 100k ratings; 24 took 29 s at 1M and 3.4 min at 10M (bench/rating.py
 # --synthetic, 2 cores): past ml-10m's size mf's ALS with early stopping (~2 min at 32M) takes over.
 AUTO_LIMIT, AUTO_LARGE = 12_000_000, "mf"
 
