@@ -129,6 +129,8 @@ def test_bad_hyperparameters_are_explained(split):
         BayesFM(factors="auto", auto_ranks="", device="cpu").fit(split.train)
     with pytest.raises(ValueError, match="shift"):
         BayesFM(shift="users", device="cpu").fit(split.train)
+    with pytest.raises(ValueError, match="user_noise must be >= 0"):
+        BayesFM(user_noise=-1.0, device="cpu").fit(split.train)
 
 
 def test_genres_and_decade_order_movies_nobody_rated(synth):

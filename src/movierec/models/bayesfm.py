@@ -121,8 +121,10 @@ class BayesFM(RatingModel):
             )
         if not set(filter(None, c.shift.split(","))) <= {"user", "movie"}:
             raise ValueError(f"shift lists sides among 'user' and 'movie', like 'user,movie' or ''; got {c.shift!r}")
-        if c.time_bin < 0 or c.serve_rank < 0:
-            raise ValueError(f"time_bin and serve_rank must be >= 0, got {c.time_bin} and {c.serve_rank}")
+        if min(c.time_bin, c.serve_rank, c.user_noise) < 0:
+            raise ValueError(
+                f"time_bin, serve_rank and user_noise must be >= 0, got {c.time_bin}, {c.serve_rank} and {c.user_noise}"
+            )
 
     def _fit(self, train: Dataset, callback: Callback | None) -> None:
         if self.config.factors == "auto":
