@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +13,7 @@ from movierec.data.synthetic import generate
 from movierec.eval.metrics import rmse
 from movierec.eval.splits import random_holdout
 from movierec.models.baselines import Biases
-from movierec.models.bayesfm import BayesFM, _Link
+from movierec.models.bayesfm import BayesFM, _Link, _Sampler
 from movierec.models.mf import BiasedMF
 
 FAST = dict(factors=2, epochs=30, burn_in=10, device="cpu")
@@ -88,13 +89,37 @@ def test_compression_keeps_the_sample_average(split):
     """serve_rank large enough to hold every kept sample's factors is the exact average; a small
     one is nearly the same predictions."""
     exact = BayesFM(**{**FAST, "epochs": 10, "burn_in": 5}, serve_rank=1000).fit(split.train)
-    assert exact.user_vectors.shape[1] == 5 * 2  # 5 kept samples x rank 2, side by side
+    assert exact.user_vectors.shape[1] == 2 * 5 * 2  # 2 chains x 5 kept samples x rank 2, side by side
     small = BayesFM(**{**FAST, "epochs": 10, "burn_in": 5}, serve_rank=6).fit(split.train)
     assert small.user_vectors.shape[1] == 6
     t = split.test
     gap = small.predict(t.users, t.movies) - exact.predict(t.users, t.movies)
     # max 0.03-0.06 over chains' seeds (on main too): the RMS is the stable measure
     assert np.sqrt(np.mean(gap**2)) < 0.01 and np.abs(gap).max() < 0.1
+
+
+def test_parallel_chains_pool_their_samples_reproducibly(split):
+    """Two chains on two threads give the same model on every run, and pool exactly what
+    the two chains (seeds 42 and 43, one start) keep when each runs alone."""
+    short = {**FAST, "epochs": 8, "burn_in": 2, "serve_rank": 0}
+    pooled = BayesFM(**short).fit(split.train)
+    again = BayesFM(**short).fit(split.train)
+    np.testing.assert_array_equal(pooled.movie_factors, again.movie_factors)
+    kept = [_Sampler(pooled.config, split.train, seed).run(None, threading.Event()) for seed in (42, 43)]
+    average = sum(k.sums["movie"] for k in kept) / sum(k.count for k in kept)
+    np.testing.assert_allclose(pooled.movie_bias, average[:, 0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pooled.movie_factors, average[:, 1:], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="chains"):
+        BayesFM(chains=0, device="cpu").fit(split.train)
+
+
+def test_burn_in_sweeps_settle_the_chain(split):
+    """ALS steps (conditional means, not draws) in the discarded first sweeps: a short chain
+    predicts better than one that keeps its first, wandering draws."""
+    short = {**FAST, "epochs": 8, "chains": 1}
+    settled = BayesFM(**{**short, "burn_in": 2}).fit(split.train)
+    raw = BayesFM(**{**short, "burn_in": 0}).fit(split.train)
+    assert held_out(settled, split) < held_out(raw, split)
 
 
 def test_fold_in_recovers_a_held_out_user(synth):

@@ -31,8 +31,8 @@ BASES = {"bayesfm": BayesFM, "bayesmf": BayesianMF}
 @dataclass(frozen=True)
 class BlendConfig:
     factors: int = 10  # base model's rank
-    epochs: int = 120  # base model's Gibbs sweeps (twice: once for the weights, once on all ratings)
-    burn_in: int = 0  # base model (bayesfm starts at an SVD: no burn-in needed, see bayesfm)
+    epochs: int = 80  # base model's Gibbs sweeps per chain (twice: once for the weights, once on all ratings)
+    burn_in: int = 2  # base model's first sweeps, not kept (bayesfm: ALS steps from an SVD start)
     thin: int = 2  # bayesmf base only (older model folders)
     base: str = "bayesfm"  # or "bayesmf" (older model folders)
     neighbors: int = 50  # knn
