@@ -2,7 +2,7 @@
 
     python bench/rating.py                               # ml-latest-small, random 80/20, seed 42
     python bench/rating.py --folds 5                     # 5-fold mean ± std, ranking per fold
-    python bench/rating.py --synthetic                   # every rating model on generated data
+    python bench/rating.py --synthetic --shapes noise,ml-1m  # rating models on generated data
     python bench/rating.py --validation --param bayesfm.epochs=24  # tune: test part never seen
 
 myFM (``pip install myfm==0.4.0``, the ``bench`` dependency group) runs Rendle et al.'s 2019
@@ -127,18 +127,21 @@ def parse_params(items: list[str]) -> dict[str, dict]:
     return out
 
 
-def synthetic_runs(names: list[str], params: dict[str, dict]) -> None:
-    """Every rating model on generated data: planted noise (its floor) and MovieLens release shapes."""
+SHAPES = {  # name: (users, movies, ratings)
+    "noise": (600, 1000, 100_000),
+    "ml-100k": (943, 1_682, 100_000),
+    "ml-1m": (6_040, 3_706, 1_000_209),
+    "ml-10m": (69_878, 10_677, 10_000_054),
+}
+
+
+def synthetic_runs(names: list[str], params: dict[str, dict], shapes: list[str]) -> None:
+    """Rating models on generated data: planted noise 0.5 (its floor) and MovieLens release shapes."""
     from movierec.data.synthetic import generate
 
-    shapes = {  # name: (users, movies, ratings)
-        "noise 0.5": (600, 1000, 100_000),
-        "ml-100k": (943, 1_682, 100_000),
-        "ml-1m": (6_040, 3_706, 1_000_209),
-        "ml-10m": (69_878, 10_677, 10_000_054),
-    }
-    for label, (users, movies, ratings) in shapes.items():
-        if label == "noise 0.5":
+    for label in shapes:
+        users, movies, ratings = SHAPES[label]
+        if label == "noise":
             synth = generate(n_users=users, n_movies=movies, n_ratings=ratings, rank=2, noise=0.5, seed=2)
         else:
             synth = generate(n_users=users, n_movies=movies, n_ratings=ratings, seed=42)
@@ -154,6 +157,7 @@ def main() -> None:
                         help=f"comma-separated; 'myfm' is the peer; presets: {', '.join(PRESETS)}")
     parser.add_argument("--folds", type=int, default=0, help="k-fold (k >= 2) instead of one 80/20 split")
     parser.add_argument("--synthetic", action="store_true", help="generated data instead of --data")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help=f"with --synthetic: comma-separated, of {', '.join(SHAPES)}")
     parser.add_argument("--validation", action="store_true",
                         help="score on a 10%% slice of the 80%% training part (choosing defaults), never the test part")
     parser.add_argument("--param", action="append", default=[], help="model.key=value, e.g. bayesfm.epochs=60")
@@ -165,7 +169,10 @@ def main() -> None:
     params = parse_params(args.param)
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)", flush=True)
     if args.synthetic:
-        synthetic_runs(names, params)
+        shapes = [s for s in args.shapes.split(",") if s]
+        if set(shapes) - set(SHAPES):
+            parser.error(f"unknown shape(s) {', '.join(sorted(set(shapes) - set(SHAPES)))}; expected some of {', '.join(SHAPES)}")
+        synthetic_runs(names, params, shapes)
         return
     import movierec
 

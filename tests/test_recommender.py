@@ -229,6 +229,26 @@ def test_ctrl_c_keeps_the_model_so_far_and_skips_the_rest(data):
     assert len(rec.recommend(int(data.user_vocab.ids[0]), n=3)) == 3
 
 
+def test_neighbours_built_beside_the_models_are_the_same_and_stop_on_ctrl_c(rec, data):
+    """Built on their own thread while the models train: the same lists as a direct build,
+    their progress relayed after the models; Ctrl-C there keeps the models, without neighbours."""
+    from movierec.models import MOVIES
+    from movierec.recommend.similarity import Neighbours
+
+    direct = Neighbours.build(data.matrix())
+    np.testing.assert_array_equal(rec.artifact.neighbours.indices, direct.indices)
+    seen = []
+
+    def press_ctrl_c_on_movies(event):
+        if event.metric == MOVIES:
+            seen.append(event.epoch)
+            raise KeyboardInterrupt
+
+    stopped = Recommender.fit(data, rating="biases", ranking="popularity", callback=press_ctrl_c_on_movies)
+    assert seen and stopped.artifact.neighbours is None and stopped.info["training"]["interrupted"]
+    assert stopped.rating is not None and stopped.ranking is not None
+
+
 def test_low_ratings_are_not_given_as_reasons(rec, data):
     disliked = {int(m): 1.0 for m in data.movie_vocab.ids[:3]}
     recs = rec.recommend_for_ratings(disliked, n=5)
