@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from movierec.data.synthetic import generate
 from movierec.errors import DataError
@@ -12,7 +13,7 @@ from movierec.eval.metrics import self_information
 from movierec.recommend.artifact import load, save
 from movierec.recommend.novelty import DEFAULT_EXPLORE
 from movierec.recommend.recommender import Recommender
-from movierec.recommend.similarity import counterfactual, explain
+from movierec.recommend.similarity import CoRatings, affordable_cap, counterfactual, explain
 
 FAST = {"mf": {"epochs": 6, "factors": 8, "device": "cpu"}, "hybrid": {"iterations": 4, "factors": 16, "device": "cpu"}}
 
@@ -55,6 +56,18 @@ def test_a_folder_saved_without_neighbours_computes_the_same_ones(rec, synth, tm
     assert old.artifact.neighbours is None
     assert old.similar(movie, n=10) == rec.similar(movie, n=10)
     assert old.similar(movie, n=10, min_ratings=15) == rec.similar(movie, n=10, min_ratings=15)
+
+
+def test_co_rating_work_is_capped_to_its_budget():
+    """Heavy raters are subsampled to 1,000 movies; past the pair budget the cap comes down
+    until sum(min(n_u, cap)^2) fits it, and never below one."""
+    counts = np.array([5, 50, 3000])
+    assert affordable_cap(counts, 1000, 1e9) == 1000
+    cap = affordable_cap(counts, 1000, 10_000)
+    assert sum(min(n, cap) ** 2 for n in counts) <= 10_000 < sum(min(n, cap + 1) ** 2 for n in counts)
+    assert affordable_cap(counts, 1000, 1) == 1
+    seen = sp.csr_matrix(np.ones((3, 2000), np.float32))
+    assert np.diff(CoRatings(seen).by_user.indptr).max() <= 1000 * 1.2  # each rating kept with chance 1000/2000
 
 
 @pytest.mark.parametrize("kind", ["ranking", "rating"])
