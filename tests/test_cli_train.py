@@ -92,12 +92,13 @@ def test_train_with_params_seed_and_no_holdout(release, tmp_path):
     _, folder = release
     out = tmp_path / "m"
     args = ["train", "-d", str(folder), "--rating", "mf", "--ranking", "none", "--no-holdout", "--seed", "3"]
-    args += ["-p", "epochs=2", "-p", "mf.factors=4", "--device", "cpu", "-o", str(out)]
+    args += ["-p", "epochs=2", "-p", "mf.factors=4", "-p", "reg=0.05", "--device", "cpu", "-o", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     rec = Recommender.load(out)
     params = rec.info["models"]["rating"]["params"]
     assert (params["epochs"], params["factors"], params["seed"], params["device"]) == (2, 4, 3, "cpu")
+    assert params["reg"] == 0.05  # a number where the default is "auto"
     assert rec.info["metrics"] == {} and "ranking" not in rec.info["models"]
 
 

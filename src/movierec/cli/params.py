@@ -25,7 +25,7 @@ def _coerce(text: str, default: Any, where: str) -> Any:
             return int(text)
         if isinstance(default, float):
             return float(text)
-        if isinstance(default, str):
+        if isinstance(default, str) and default != "auto":
             return text
         for parse in (int, float):  # default None: a number if it reads as one
             try:

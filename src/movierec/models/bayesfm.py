@@ -46,7 +46,6 @@ splitting them would spread one algorithm over two files.
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,13 +58,12 @@ from threadpoolctl import threadpool_limits
 
 from ..data.dataset import Dataset
 from ..errors import ModelError
-from ..eval.metrics import rmse
-from ..eval.splits import random_holdout
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 from .baselines import damped_biases
 from .bayesian import sample_prior
 from .mf import rating_blocks
 from .svd import svd_factors
+from .tuning import best_by_validation, parse_candidates, validation_rmse
 
 DAY = 86_400
 
@@ -182,24 +180,13 @@ class BayesFM(RatingModel):
 
     def _choose_rank(self, train: Dataset) -> int:
         """The rank with the best RMSE on a validation slice of ``train``, trying ``auto_ranks``
-        in order until ``auto_budget`` seconds are spent (the first is always tried)."""
+        in order until one does worse or ``auto_budget`` seconds are spent."""
         c = self.config
-        ranks = [int(r) for r in str(c.auto_ranks).split(",") if r.strip()]
-        if not ranks or min(ranks) < 1:
-            raise ValueError(f"auto_ranks must list ranks >= 1, like '8,16,32'; got {c.auto_ranks!r}")
+        ranks = parse_candidates(c.auto_ranks, int, "auto_ranks")
         if train.n_ratings < 100:
             return ranks[0]
-        fit_on, held = random_holdout(train, c.validation, seed=c.seed)
-        start, best, scores = time.perf_counter(), ranks[0], {}
-        for rank in ranks:
-            if scores and time.perf_counter() - start > c.auto_budget:
-                break
-            model = BayesFM(replace(c, factors=rank)).fit(fit_on)
-            scores[rank] = rmse(model.predict(held.users, held.movies, held.timestamps), held.ratings)
-            best = min(scores, key=scores.get)
-            if best != rank:  # a larger rank that does worse: larger still will not help
-                break
-        self.auto_scores = scores
+        error = validation_rmse(lambda rank: BayesFM(replace(c, factors=rank)), train, c.validation, c.seed)
+        best, self.auto_scores = best_by_validation(ranks, error, c.auto_budget)
         return best
 
     # -- scoring -------------------------------------------------------------------------

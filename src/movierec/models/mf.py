@@ -14,7 +14,7 @@ Length: the padded-block ALS solver and the model it trains; other models reuse 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from ..eval.splits import random_holdout
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 from .baselines import bias_sum, damped_biases
 from .svd import svd_factors
+from .tuning import best_by_validation, parse_candidates, validation_rmse
 
 
 @dataclass
@@ -183,7 +184,9 @@ def solve_side(
 @dataclass(frozen=True)
 class BiasedMFConfig:
     factors: int = 32
-    reg: float = 0.12  # L2 on factors, times the entity's rating count (see weighted)
+    reg: float | str = "auto"  # L2 on factors, times the entity's rating count (see weighted); "auto": see auto_regs
+    auto_regs: str = "0.24,0.12,0.06,0.03"  # reg="auto" tries these in turn on a validation slice, until one does worse
+    auto_sample: int = 1_000_000  # ...fitting on the ratings of a random sample of users up to this many
     bias_reg: float = 0.1  # L2 on biases, times the rating count likewise
     weighted: bool = True  # ALS-WR: scale the penalty by each user's / movie's rating count
     epochs: int = 20  # maximum ALS sweeps (one sweep solves users, then movies)
@@ -217,9 +220,17 @@ class BiasedMF(RatingModel):
     state_attrs = ("mean", "user_bias", "movie_bias", "user_factors", "movie_factors")
 
     # -- training ------------------------------------------------------------------------
-    bounds = ((">= 1", ("factors", "epochs")), (">= 0", ("reg", "bias_reg")), ("in [0, 1)", ("validation",)))
+    bounds = ((">= 1", ("factors", "epochs", "auto_sample")), (">= 0", ("bias_reg",)), ("in [0, 1)", ("validation",)))
+
+    def _check_config(self) -> None:
+        super()._check_config()
+        reg = self.config.reg
+        if reg != "auto" and (isinstance(reg, (str, bool)) or not reg >= 0):
+            raise ValueError(f"reg must be a number >= 0 or 'auto', got {reg!r}")
 
     def _fit(self, train: Dataset, callback: Callback | None) -> None:
+        if self.config.reg == "auto":
+            self.config = replace(self.config, reg=self._choose_reg(train))
         c = self.config
         device = resolve_device(c.device)
         fit_on, held = (train, None)
@@ -230,6 +241,24 @@ class BiasedMF(RatingModel):
         users, movies, swept = self._sweeps(fit_on, held, users, movies, c.epochs, 0, callback)
         if held is not None and c.refit_sweeps > 0 and share == c.validation and not self.interrupted:
             self._sweeps(train, None, users, movies, c.refit_sweeps, swept, callback)
+
+    def _choose_reg(self, train: Dataset) -> float:
+        """The best of ``auto_regs`` by RMSE on a 10% slice of (a user sample of) ``train``.
+        It matters: 0.12 is best on ml-latest-small, 0.03-0.06 on ml-1m-shaped data (0.571
+        against 0.642). Sampling users keeps the search to seconds at any size; ALS-WR's
+        penalty scales with each entity's ratings, so the choice carries to all of them."""
+        c = self.config
+        regs = parse_candidates(c.auto_regs, float, "auto_regs")
+        if train.n_ratings < 100:
+            return regs[0]
+        sample = train
+        if train.n_ratings > c.auto_sample:
+            order = np.random.default_rng(c.seed).permutation(train.n_users)
+            within = np.cumsum(train.user_counts()[order]) <= c.auto_sample
+            sample = train.subset(np.isin(train.users, order[within]))
+        error = validation_rmse(lambda reg: BiasedMF(replace(c, reg=reg)), sample, 0.1, c.seed)
+        best, self.auto_scores = best_by_validation(regs, error)
+        return best
 
     def _init(self, data: Dataset, device: str) -> tuple[torch.Tensor, torch.Tensor]:
         """[bias, factors] per user and movie: damped-mean biases, then factors from the SVD of

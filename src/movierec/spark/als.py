@@ -33,6 +33,7 @@ from ..errors import DataError, ModelError
 from ..models.base import Callback, Model, TrainingEvent
 from ..models.ials import ImplicitALS
 from ..models.mf import BiasedMF
+from ..models.tuning import parse_candidates
 from .session import spark_errors
 
 DAMPING = 5.0  # bias shrinkage, as mf's own initialisation (baselines.damped_biases)
@@ -86,7 +87,8 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
     from pyspark.sql import functions as F
 
     c = config
-    if c.factors < 1 or c.epochs < 1 or c.reg < 0 or not 0 <= c.validation < 1:
+    auto = c.reg == "auto"
+    if c.factors < 1 or c.epochs < 1 or (not auto and c.reg < 0) or not 0 <= c.validation < 1:
         raise ValueError(
             f"mf on Spark needs factors >= 1, epochs >= 1, reg >= 0 and validation in [0, 1); got factors={c.factors}, "
             f"epochs={c.epochs}, reg={c.reg}, validation={c.validation}"
@@ -97,7 +99,9 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
         mean = ratings.agg(F.avg("r")).first()[0]
         if mean is None:
             raise ModelError("cannot train mf on a dataset without ratings")
-        reg, tried, model = c.reg, {}, None
+        # reg="auto": mf's own candidates; a number: it and its neighbours on REG_GRID
+        grid = parse_candidates(c.auto_regs, float, "auto_regs") if auto else [c.reg * factor for factor in REG_GRID]
+        reg, tried, model = grid[len(grid) // 2], {}, None
         movie_bias = user_bias = None
         for round_ in range(BIAS_ROUNDS):
             # Biases of what the factors do not explain yet (nothing, in the first round).
@@ -115,12 +119,12 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
             residuals = residuals.select("u", "m", (F.col("r") - mean - F.col("bm") - F.col("bu")).alias("r")).persist()
             if round_ == 0 and c.validation > 0:
                 fit_on, held = residuals.randomSplit([1 - c.validation, c.validation], seed=c.seed)
-                for step, factor in enumerate(REG_GRID, 1):
-                    trial = _als(fit_on, rank=c.factors, maxIter=c.epochs, regParam=c.reg * factor, seed=c.seed, coldStartStrategy="drop").fit(fit_on)
+                for step, value in enumerate(grid, 1):
+                    trial = _als(fit_on, rank=c.factors, maxIter=c.epochs, regParam=value, seed=c.seed, coldStartStrategy="drop").fit(fit_on)
                     err = trial.transform(held).agg(F.sqrt(F.avg((F.col("prediction") - F.col("r")) ** 2))).first()[0]
-                    tried[c.reg * factor] = float("nan") if err is None else float(err)
+                    tried[value] = float("nan") if err is None else float(err)
                     if callback is not None:
-                        callback(TrainingEvent(step, len(REG_GRID) + BIAS_ROUNDS, float("nan"), tried[c.reg * factor]))
+                        callback(TrainingEvent(step, len(grid) + BIAS_ROUNDS, float("nan"), tried[value]))
                 reg = min(tried, key=lambda r: np.inf if np.isnan(tried[r]) else tried[r])
             model = _als(residuals, rank=c.factors, maxIter=c.epochs, regParam=reg, seed=c.seed).fit(residuals)
             residuals.unpersist()
