@@ -100,15 +100,18 @@ def test_compression_keeps_the_sample_average(split):
 
 def test_parallel_chains_pool_their_samples_reproducibly(split):
     """Two chains on two threads give the same model on every run, and pool exactly what
-    the two chains (seeds 42 and 43, one start) keep when each runs alone."""
+    the two chains (seeds 42 and 43, one start) keep when each runs alone: biases averaged
+    over both, factors (rotation-dependent) from the first alone."""
     short = {**FAST, "epochs": 8, "burn_in": 2, "serve_rank": 0}
     pooled = BayesFM(**short).fit(split.train)
     again = BayesFM(**short).fit(split.train)
     np.testing.assert_array_equal(pooled.movie_factors, again.movie_factors)
     kept = [_Sampler(pooled.config, split.train, seed).run(None, threading.Event()) for seed in (42, 43)]
     average = sum(k.sums["movie"] for k in kept) / sum(k.count for k in kept)
+    first = kept[0].sums["movie"] / kept[0].count
     np.testing.assert_allclose(pooled.movie_bias, average[:, 0], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(pooled.movie_factors, average[:, 1:], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(pooled.movie_factors, first[:, 1:], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(average[:, 1:], first[:, 1:], atol=1e-3)  # the second chain's differ
     with pytest.raises(ValueError, match="chains"):
         BayesFM(chains=0, device="cpu").fit(split.train)
 

@@ -633,6 +633,7 @@ class _Kept:
         self.sums: dict[str, np.ndarray] = {}
         self.sides: list[np.ndarray] = []  # per sample: [users; days; today] factors
         self.movies: list[np.ndarray] = []
+        self.own: tuple[dict, int] | None = None  # this chain's sums and count, once others are pooled in
 
     def add(self) -> None:
         s = self.s
@@ -655,7 +656,9 @@ class _Kept:
             self.movies.append(m[:, 1:])
 
     def merge(self, other: _Kept) -> None:
-        """Pool another chain's kept samples into these."""
+        """Pool another chain's kept samples into these (this chain's own sums are kept too)."""
+        if self.own is None:
+            self.own = (dict(self.sums), self.count)
         for key, value in other.sums.items():
             self.sums[key] = self.sums[key] + value
         self.count += other.count
@@ -663,18 +666,23 @@ class _Kept:
         self.movies += other.movies
 
     def summarize(self, model: BayesFM) -> None:
+        """Biases, noise and the compressed interactions from every chain's samples; factors (fold-in,
+        embeddings) from the first chain's alone: chains drift apart by rotations, and averaging
+        rotated factors blurs them (fold-in RMSE on ml-latest-small 0.8315 -> 0.8339 pooled)."""
         model.mean, model.day_keys = self.s.mean, self.s.day_keys
         mean = {k: (v / self.count).astype(np.float32) for k, v in self.sums.items()}
+        sums, count = self.own or (self.sums, self.count)
+        own = {k: (v / count).astype(np.float32) for k, v in sums.items()}
         n_users = mean["user"].shape[0]
         model.user_bias, model.movie_bias, model.day_bias = mean["user"][:, 0], mean["movie"][:, 0], mean["day"][:, 0]
-        model.movie_factors = np.ascontiguousarray(mean["movie"][:, 1:])
-        model.implicit_factors = mean["implicit"]
-        model.user_prior_mean, model.user_prior_precision = mean["mu_u"], mean["lam_u"]
         model.noise_precision = mean["noise"]
+        model.movie_factors = np.ascontiguousarray(own["movie"][:, 1:])
+        model.implicit_factors = own["implicit"]
+        model.user_prior_mean, model.user_prior_precision = own["mu_u"], own["lam_u"]
         if self.movies:
             side, movie = compress(self.sides, self.movies, self.s.c.serve_rank, self.s.rng)
-        else:  # the posterior means' product
-            side, movie = np.vstack([mean["user"][:, 1:], mean["day"][:, 1:]]), model.movie_factors
+        else:  # the first chain's posterior means' product
+            side, movie = np.vstack([own["user"][:, 1:], own["day"][:, 1:]]), model.movie_factors
         model.user_vectors = np.ascontiguousarray(side[:n_users])
         model.day_vectors = np.ascontiguousarray(side[n_users:])
         model.movie_vectors = np.ascontiguousarray(movie)
