@@ -39,27 +39,23 @@ def train_artifact(
     if rating is None and ranking is None:
         raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
     side = _SideNeighbours(train)
-    try:
+    try:  # cancel: stops the build when anything ended early (a no-op once it is done)
         fitted, metrics, notes, stopped = _fit_models(
             train, rating, ranking, callback, rating_params, ranking_params, holdout, split_seed, on_start
         )
-    except BaseException:
+        neighbours = None
+        if not stopped:
+            if on_start is not None:
+                on_start("similar movies", None)
+            progress = None
+            if callback is not None:
+                progress = lambda done, total: callback(TrainingEvent(done, total, 0.0, metric=MOVIES))  # noqa: E731
+            try:
+                neighbours = side.result(progress)
+            except KeyboardInterrupt:  # keep the models; the Recommender computes neighbours when asked
+                stopped = True
+    finally:
         side.cancel()
-        raise
-    neighbours = None
-    if stopped:
-        side.cancel()
-    else:
-        if on_start is not None:
-            on_start("similar movies", None)
-        progress = None
-        if callback is not None:
-            progress = lambda done, total: callback(TrainingEvent(done, total, 0.0, metric=MOVIES))  # noqa: E731
-        try:
-            neighbours = side.result(progress)
-        except KeyboardInterrupt:  # keep the models; the Recommender computes neighbours when asked
-            side.cancel()
-            stopped = True
     notes["interrupted"] = stopped
     return Artifact.from_dataset(
         train,
