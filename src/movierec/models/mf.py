@@ -254,8 +254,9 @@ class BiasedMF(RatingModel):
         sample = train
         if train.n_ratings > c.auto_sample:
             order = np.random.default_rng(c.seed).permutation(train.n_users)
-            within = np.cumsum(train.user_counts()[order]) <= c.auto_sample
-            sample = train.subset(np.isin(train.users, order[within]))
+            chosen = np.zeros(train.n_users, bool)
+            chosen[order[np.cumsum(train.user_counts()[order]) <= c.auto_sample]] = True
+            sample = train.subset(chosen[train.users])
         error = validation_rmse(lambda reg: BiasedMF(replace(c, reg=reg)), sample, 0.1, c.seed)
         best, self.auto_scores = best_by_validation(regs, error)
         return best
