@@ -100,6 +100,11 @@ def test_bad_inputs_are_one_line(tmp_path):
                    r"cannot reach the Spark master spark://127.0.0.1:1")
     one_line_error(runner.invoke(app, ["train", "--engine", "spark", "--ranking", "ease", "-d", str(bad), "-o", str(out)]),
                    r"--engine spark trains mf and ials")
+    good = tmp_path / "good.csv"
+    good.write_text("userId,movieId,rating\n1,2,4.0\n2,2,3.0\n", encoding="utf-8")
+    one_line_error(runner.invoke(app, ["train", "--engine", "spark", "--spark-master", "local[2]", "--ranking", "none",
+                                       "-p", "mf.reg=high", "-d", str(good), "-o", str(out)]),
+                   r"reg must be a number >= 0 or 'auto', got 'high'")
 
 
 def test_local_cluster_train_recommend_serve(tmp_path, planted):

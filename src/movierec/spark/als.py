@@ -87,12 +87,7 @@ def fit_mf(ratings, config, user_keys: np.ndarray, movie_keys: np.ndarray, callb
     from pyspark.sql import functions as F
 
     c = config
-    auto = c.reg == "auto"
-    if c.factors < 1 or c.epochs < 1 or (not auto and c.reg < 0) or not 0 <= c.validation < 1:
-        raise ValueError(
-            f"mf on Spark needs factors >= 1, epochs >= 1, reg >= 0 and validation in [0, 1); got factors={c.factors}, "
-            f"epochs={c.epochs}, reg={c.reg}, validation={c.validation}"
-        )
+    auto = c.reg == "auto"  # the config is checked by SparkMF.fit_frame (mf's own checks)
     if not c.weighted:
         raise ValueError("Spark ALS always scales reg by each row's rating count (ALS-WR): weighted=false is not available with --engine spark")
     with spark_errors("training mf (ALS on explicit ratings)"):
@@ -209,6 +204,7 @@ class SparkMF(_OnSpark, BiasedMF):
     """``mf`` trained by Spark ALS on residuals of damped biases."""
 
     def fit_frame(self, ratings, user_keys, movie_keys, rating_scale, callback: Callback | None = None) -> "SparkMF":
+        self._check_config()  # mf's own checks (reg a number or "auto", ...), before Spark does any work
         return self._adopt(*fit_mf(ratings, self.config, user_keys, movie_keys, callback))
 
 

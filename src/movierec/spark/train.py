@@ -45,6 +45,7 @@ def train(
     for kind, model in models.items():
         if model.kind != kind:
             raise ValueError(f"{model.name} is a {model.kind} model; pass it as --{model.kind} {model.name}")
+        model._check_config()  # bad hyperparameters: one line before Spark reads anything
     ratings = read_ratings(spark, data, data_dir)
     dataset, frame = ratings.dataset, ratings.frame
     test = None
