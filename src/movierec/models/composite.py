@@ -30,6 +30,12 @@ class Composite(Model):
     def _make_parts(self) -> tuple[Model, ...]:
         """The parts, unfitted, configured from ``self.config``, in ``part_names`` order."""
 
+    def _check_config(self) -> None:
+        """Its own bounds, then each part's: a bad part setting is one clear error before any part trains."""
+        super()._check_config()
+        for part in self._make_parts():
+            part._check_config()
+
     def _set_parts(self, parts: tuple[Model, ...]) -> None:
         for name, part in zip(self.part_names, parts):
             setattr(self, name, part)
