@@ -121,6 +121,23 @@ def test_train_rejects_bad_options(release, tmp_path, extra, pattern):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize(
+    "extra, pattern",
+    [
+        (["-p", "hybrid.iterations=0"], "iterations must be >= 1, got 0"),  # a part's setting
+        (["--rating", "mf", "-p", "reg=high"], "reg must be a number >= 0 or 'auto', got 'high'"),
+    ],
+)
+def test_bad_hyperparameters_stop_train_before_any_model_trains(release, tmp_path, extra, pattern):
+    """Checked once the data is loaded (the summary line is printed), before the rating model trains."""
+    _, folder = release
+    result = runner.invoke(app, ["train", "-d", str(folder), "-o", str(tmp_path / "m"), *extra])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and pattern in errors[0], result.output
+    assert "rating:" not in result.output and not (tmp_path / "m").exists()
+
+
 def test_auto_rating_model_follows_size():
     assert auto_rating(AUTO_LIMIT) == (DEFAULT_RATING, None)
     name, note = auto_rating(AUTO_LIMIT + 1)

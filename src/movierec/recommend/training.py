@@ -73,6 +73,7 @@ def _fit_models(train, rating, ranking, callback, rating_params, ranking_params,
     metrics: dict[str, Any] = {}
     notes: dict[str, Any] = {"holdout": holdout, "split_seed": split_seed if holdout else None}
     stopped = False
+    chosen = []  # (kind, model, note): both made and checked before either trains
     for kind, spec, params in (("rating", rating, rating_params), ("ranking", ranking, ranking_params)):
         if spec is None:
             continue
@@ -82,6 +83,9 @@ def _fit_models(train, rating, ranking, callback, rating_params, ranking_params,
         model = make_model(spec, **(params or {})) if isinstance(spec, str) else spec
         if model.kind != kind:
             raise ValueError(f"{model.name} is a {model.kind} model; pass it as {model.kind}=, not {kind}=")
+        model._check_config()  # bad hyperparameters: one clear error before any training
+        chosen.append((kind, model, chosen_by_size))
+    for kind, model, chosen_by_size in chosen:
         if stopped:
             notes[kind] = {"model": model.name, "skipped": "training was interrupted (Ctrl-C)"}
             continue
