@@ -14,6 +14,7 @@ from movierec.eval.splits import (
     last_n,
     make_splits,
     random_holdout,
+    random_sample,
     temporal,
     user_holdout,
 )
@@ -56,6 +57,20 @@ def test_random_holdout_is_a_partition_of_the_asked_size(data, fraction, seed):
     assert_partition(data, split)
     assert split.test.n_ratings == round(fraction * data.n_ratings)
     assert np.array_equal(positions(random_holdout(data, fraction, seed).test), positions(split.test))
+
+
+@settings(max_examples=50, deadline=None)
+@given(datasets(), st.data(), seeds)
+def test_random_sample_holds_out_exactly_n_distinct_ratings(data, draw, seed):
+    if data.n_ratings < 2:
+        with pytest.raises(ValueError, match="n_test must be between"):
+            random_sample(data, 1, seed)
+        return
+    n = draw.draw(st.integers(1, data.n_ratings - 1))
+    split = random_sample(data, n, seed)
+    assert_partition(data, split)
+    assert split.test.n_ratings == n
+    assert np.array_equal(positions(random_sample(data, n, seed).test), positions(split.test))
 
 
 @settings(max_examples=50, deadline=None)

@@ -17,11 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ..data.dataset import Dataset
 from ..eval.metrics import rmse
-from ..eval.splits import random_holdout
+from ..eval.splits import random_holdout, random_sample
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 from .baselines import bias_sum, damped_biases
 from .svd import svd_factors
@@ -45,6 +46,16 @@ BLOCK_SLOTS = 1 << 17  # rating slots per padded block: a block's design rows st
 # caches (1.7x faster sweeps than 1 << 20 on 4M ratings) and memory stays bounded at any size
 
 
+def grouping_order(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for keys in ``0..n_keys-1``, by a counting sort: SciPy's
+    CSR-to-CSC conversion of one entry per rating, O(n) in C. On 32M ratings by movie: 1.4 s
+    rather than 5.4 s."""
+    n = keys.size
+    index = np.int32 if n < 2**31 else np.int64
+    one_each = sp.csr_matrix((np.arange(n, dtype=index), keys, np.arange(n + 1, dtype=index)), shape=(n, n_keys))
+    return one_each.tocsc().data
+
+
 def rating_blocks(
     entity: np.ndarray,
     partner: np.ndarray,
@@ -62,7 +73,7 @@ def rating_blocks(
     left out (their solution is the prior: zero).
     """
     counts = np.bincount(entity, minlength=n_entity)
-    order = np.argsort(entity, kind="stable")
+    order = grouping_order(entity, n_entity)
     starts = np.cumsum(counts) - counts
     rows = np.argsort(counts, kind="stable")
     rows = rows[counts[rows] > 0]
@@ -233,13 +244,14 @@ class BiasedMF(RatingModel):
             self.config = replace(self.config, reg=self._choose_reg(train))
         c = self.config
         device = resolve_device(c.device)
-        fit_on, held = (train, None)
+        fit_on, held, capped = train, None, False
         share = min(c.validation, c.max_validation / train.n_ratings)
         if share > 0 and train.n_ratings >= 20:
-            fit_on, held = random_holdout(train, share, seed=c.seed)
+            capped = share < c.validation  # then drawn directly: permuting every rating costs seconds
+            fit_on, held = random_sample(train, c.max_validation, c.seed) if capped else random_holdout(train, share, c.seed)
         users, movies = self._init(fit_on, device)
         users, movies, swept = self._sweeps(fit_on, held, users, movies, c.epochs, 0, callback)
-        if held is not None and c.refit_sweeps > 0 and share == c.validation and not self.interrupted:
+        if held is not None and c.refit_sweeps > 0 and not capped and not self.interrupted:
             self._sweeps(train, None, users, movies, c.refit_sweeps, swept, callback)
 
     def _choose_reg(self, train: Dataset) -> float:
@@ -257,7 +269,8 @@ class BiasedMF(RatingModel):
             chosen = np.zeros(train.n_users, bool)
             chosen[order[np.cumsum(train.user_counts()[order]) <= c.auto_sample]] = True
             sample = train.subset(chosen[train.users])
-        error = validation_rmse(lambda reg: BiasedMF(replace(c, reg=reg)), sample, 0.1, c.seed)
+        # Each candidate stops at its best sweep, without the refit: the choice needs only their order.
+        error = validation_rmse(lambda reg: BiasedMF(replace(c, reg=reg, refit_sweeps=0)), sample, 0.1, c.seed)
         best, self.auto_scores = best_by_validation(regs, error)
         return best
 
