@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from ..data.dataset import Dataset
 from ..errors import ModelError
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
+from .sparse import gram as sparse_gram
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,7 @@ def gram_matrix(matrix: sp.csr_matrix, dense_share: float = 0.1, rows: int = 102
     the square of a row's ratings, and heavy raters hold most of that square."""
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     heavy = np.diff(matrix.indptr) > dense_share * matrix.shape[1]
-    light = matrix[~heavy]
-    gram = np.asarray((light.T @ light).toarray(), dtype=np.float32)
+    gram = sparse_gram(matrix[~heavy]).astype(np.float32, copy=False)
     heavy = np.flatnonzero(heavy)
     for start in range(0, heavy.size, rows):
         block = matrix[heavy[start : start + rows]].toarray()
