@@ -115,3 +115,36 @@ def test_explore_trades_score_for_novelty(rec, synth):
     for bad in (-0.1, 1.5, float("nan"), "lots"):
         with pytest.raises(DataError, match="explore"):
             rec.recommend(user, explore=bad)
+
+
+def test_a_neighbour_build_shared_by_two_threads_gives_the_direct_lists(synth):
+    """The side build at the lowest priority and the caller joining in take each block once,
+    and their lists are those of a direct build."""
+    import os
+    import sys
+    import threading
+
+    from movierec.recommend import similarity
+    from movierec.recommend.similarity import NeighbourBuild, Neighbours, yield_cpu
+
+    seen = synth.dataset.matrix()
+    direct = Neighbours.build(seen)
+    job = NeighbourBuild(CoRatings(seen))
+    taken, nice = [], []
+
+    def side():
+        yield_cpu()
+        nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        job.work(lambda done: taken.append(("side", done)))
+
+    thread = threading.Thread(target=side)
+    thread.start()
+    job.work(lambda done: taken.append(("caller", done)))
+    thread.join()
+    result = job.result()
+    np.testing.assert_array_equal(result.indices, direct.indices)
+    np.testing.assert_array_equal(result.similarities, direct.similarities)
+    assert sorted(done for _, done in taken)[-1] == seen.shape[1]
+    assert len(taken) == len(range(0, seen.shape[1], similarity.BLOCK_MOVIES))  # each block once
+    if sys.platform.startswith("linux"):
+        assert nice == [19] and os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19  # that thread only

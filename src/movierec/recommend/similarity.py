@@ -26,6 +26,8 @@ model that scored it (:meth:`Model.contributions`), only those that add a positi
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +66,7 @@ class CoRatings:
         self.by_user = sp.csr_matrix((np.ones(indices.size, np.float32), indices, indptr), seen.shape)
         self.by_movie = self.by_user.tocsc()
         self.counts = np.bincount(indices, minlength=seen.shape[1]).astype(np.float32)
+        self.shape = seen.shape
         counts = np.maximum(self.counts, np.float32(1))
         self._target_scale = np.power(counts, np.float32(1 - POPULARITY_EXPONENT))
         self._neighbour_scale = np.power(counts, np.float32(POPULARITY_EXPONENT))
@@ -101,6 +104,18 @@ class CoRatings:
         return best, row[best]
 
 
+def yield_cpu() -> None:
+    """Lower the calling thread to the lowest CPU priority (nice 19) for good, on Linux, where
+    priority is per thread; elsewhere it would lower the whole process, so nothing changes
+    there. Beside another thread's OpenMP work, an equal-priority thread preempts its workers
+    and every parallel region waits for the slowest; at nice 19 it runs only when they sleep."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:  # not allowed here: run at the usual priority
+            pass
+
+
 def affordable_cap(counts: np.ndarray, cap: int, budget: float) -> int:
     """The largest cap <= ``cap`` with sum(min(counts, cap)^2) <= ``budget`` (at least 1): the
     co-rating work of users with ``counts`` ratings each, each capped."""
@@ -123,39 +138,22 @@ class Neighbours:
     similarities: np.ndarray
 
     @classmethod
-    def build(cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS, progress: Callable[[int, int], None] | None = None) -> Neighbours:
-        """``progress(done, n_movies)`` after each block of movies."""
-        n_movies = seen.shape[1]
-        k = max(0, min(k, n_movies - 1))
-        indices = np.full((n_movies, k), -1, np.int32)
-        sims = np.zeros((n_movies, k), np.float32)
-        if k == 0:
-            return cls(indices, sims)
-        co = CoRatings(seen)
-        local = threading.local()  # each worker's block, reused
-
-        def fill(start: int) -> int:
-            targets = np.arange(start, min(start + BLOCK_MOVIES, n_movies))
-            if not hasattr(local, "buffer"):
-                local.buffer = np.empty((min(BLOCK_MOVIES, n_movies), n_movies), np.float32)
-            block = co.rows(targets, local.buffer[: targets.size])
-            best = top_k(block, k)
-            values = np.take_along_axis(block, best, axis=1)
-            indices[targets] = np.where(values > 0, best, -1)
-            sims[targets] = np.where(values > 0, values, 0.0)
-            return int(targets[-1]) + 1
-
-        # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
+    def build(
+        cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS, progress: Callable[[int, int], None] | None = None
+    ) -> Neighbours:
+        """From who rated what; ``progress(done, n_movies)`` after each block of movies, on this thread."""
         import torch  # here, not at import: loading torch before SciPy/NumPy's own pools halved bayesfm's speed
 
+        job = NeighbourBuild(CoRatings(seen), k)
+        # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
         pool = ThreadPoolExecutor(max(1, torch.get_num_threads()))
         try:
-            for done in pool.map(fill, range(0, n_movies, BLOCK_MOVIES)):
+            for done in pool.map(job.fill, job.starts):
                 if progress is not None:
-                    progress(done, n_movies)
+                    progress(done, job.n_movies)
         finally:  # Ctrl-C: drop the blocks not started
             pool.shutdown(wait=True, cancel_futures=True)
-        return cls(indices, sims)
+        return job.result()
 
     def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """As :meth:`CoRatings.top`, from the stored K; None when filters leave fewer than ``n``
@@ -179,6 +177,55 @@ class Neighbours:
         if indices.size and (indices.min() < -1 or indices.max() >= n_movies):
             raise ValueError(f"neighbour indices must lie in -1..{n_movies - 1}")
         return cls(indices, sims)
+
+
+class NeighbourBuild:
+    """The work of :meth:`Neighbours.build`, shared by any threads: ``fill(start)`` does one block
+    of target movies, and ``work`` takes blocks not yet taken until none is left. A thread at
+    low priority can start it beside other work and the caller join in when that work is done."""
+
+    def __init__(self, co: CoRatings, k: int = N_NEIGHBOURS):
+        self.co = co
+        self.n_movies = n_movies = co.shape[1]
+        self.k = max(0, min(k, n_movies - 1))
+        self.indices = np.full((n_movies, self.k), -1, np.int32)
+        self.similarities = np.zeros((n_movies, self.k), np.float32)
+        self.starts = range(0, n_movies, BLOCK_MOVIES) if self.k else range(0)
+        self._untaken = iter(self.starts)
+        self._lock = threading.Lock()
+        self._done = 0
+        self._local = threading.local()  # each thread's block, reused
+
+    def fill(self, start: int) -> int:
+        """One block's neighbours; returns the movies done so far (by every thread)."""
+        n_movies, k = self.n_movies, self.k
+        targets = np.arange(start, min(start + BLOCK_MOVIES, n_movies))
+        if not hasattr(self._local, "buffer"):
+            self._local.buffer = np.empty((min(BLOCK_MOVIES, n_movies), n_movies), np.float32)
+        block = self.co.rows(targets, self._local.buffer[: targets.size])
+        best = top_k(block, k)
+        values = np.take_along_axis(block, best, axis=1)
+        self.indices[targets] = np.where(values > 0, best, -1)
+        self.similarities[targets] = np.where(values > 0, values, 0.0)
+        with self._lock:
+            self._done += targets.size
+            return self._done
+
+    def work(self, after_block: Callable[[int], None] | None = None) -> None:
+        """Fill blocks nobody has taken until none is left, calling ``after_block(done)`` after
+        each (it may raise to stop)."""
+        while True:
+            with self._lock:
+                start = next(self._untaken, None)
+            if start is None:
+                return
+            done = self.fill(start)
+            if after_block is not None:
+                after_block(done)
+
+    def result(self) -> Neighbours:
+        """The neighbours, once every block is done (by whichever threads)."""
+        return Neighbours(self.indices, self.similarities)
 
 
 def explain(

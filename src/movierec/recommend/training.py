@@ -14,7 +14,7 @@ from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
 from ..models import AUTO, MOVIES, Model, TrainingEvent, auto_rating, make_model
 from .artifact import Artifact
-from .similarity import Neighbours
+from .similarity import CoRatings, NeighbourBuild, Neighbours, yield_cpu
 
 
 def train_artifact(
@@ -121,46 +121,62 @@ class _Cancelled(Exception):
 
 
 class _SideNeighbours:
-    """``Neighbours.build`` on a background thread, started at once. Its progress is queued and
-    relayed by ``result`` on the calling thread (callbacks never run on two threads); ``cancel``
-    stops it after the blocks in flight. On ml-32m's shape the models leave ~130 CPU-seconds of
-    the second core idle, most of what the neighbours need."""
+    """The neighbours, built on a thread of their own from the start, at the lowest CPU priority
+    (``similarity.yield_cpu``): on ml-32m's shape the models leave ~130 CPU-seconds of the
+    second core idle, most of what the neighbours need. (At equal priority the build took its
+    share from the models' OpenMP regions instead, which then waited for their slowest thread:
+    train 306 s.) ``result``, called once the models are done, joins in on the calling thread
+    at the usual priority and relays the progress there (callbacks never run on two threads);
+    ``cancel`` stops the side thread after the block in hand."""
 
     def __init__(self, train: Dataset):
-        self._seen = train.matrix()
+        self._train = train
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._outcome: list = []
+        self._job: NeighbourBuild | None = None
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._build, daemon=True, name="movierec-neighbours")
         self._thread.start()
 
-    def _progress(self, done: int, total: int) -> None:
+    def _after_block(self, done: int) -> None:
         if self._stop.is_set():
             raise _Cancelled
-        self._events.put((done, total))
+        self._events.put(done)
 
     def _build(self) -> None:
         try:
-            self._outcome.append(Neighbours.build(self._seen, progress=self._progress))
+            yield_cpu()  # this thread only; the co-ratings' who-rated-what matrix is dropped once built
+            self._job = NeighbourBuild(CoRatings(self._train.matrix()))
+            self._job.work(self._after_block)
         except _Cancelled:
             pass
         except BaseException as error:  # re-raised by result()
-            self._outcome.append(error)
+            self._error = error
 
     def result(self, progress: Callable[[int, int], None] | None) -> Neighbours | None:
-        """Wait for the neighbours, relaying progress; re-raises the build's error."""
-        while True:
-            self._thread.join(timeout=0.1)
+        """The neighbours, taking the blocks left on this thread too and relaying progress;
+        re-raises the build's error."""
+
+        latest = [0]  # movies done: blocks finish out of order on two threads
+
+        def relay(done: int = 0) -> None:
             while not self._events.empty():
-                done, total = self._events.get()
-                if progress is not None:
-                    progress(done, total)
-            if not self._thread.is_alive():
-                break
-        outcome = self._outcome[0] if self._outcome else None
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+                done = max(done, self._events.get())
+            if progress is not None and done > latest[0]:
+                latest[0] = done
+                progress(done, self._job.n_movies)
+
+        while self._job is None and self._thread.is_alive():  # the co-ratings are still being counted
+            self._thread.join(timeout=0.1)
+        if self._job is not None:
+            self._job.work(relay)
+        while self._thread.is_alive():  # the side thread's last block
+            self._thread.join(timeout=0.1)
+            relay()
+        relay()
+        if self._error is not None:
+            raise self._error
+        return None if self._job is None else self._job.result()
 
     def cancel(self) -> None:
         self._stop.set()
