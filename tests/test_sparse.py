@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from movierec.models import sparse
-from movierec.models.mf import grouping_order
+from movierec.models.sparse import grouping_order
 
 
 @pytest.fixture

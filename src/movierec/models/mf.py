@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from ..data.dataset import Dataset
@@ -25,6 +24,7 @@ from ..eval.metrics import rmse
 from ..eval.splits import random_holdout, random_sample
 from .base import Callback, RatingModel, TrainingEvent, check_finite, known_rows, resolve_device
 from .baselines import bias_sum, damped_biases
+from .sparse import grouping_order
 from .svd import svd_factors
 from .tuning import best_by_validation, parse_candidates, validation_rmse
 
@@ -44,16 +44,6 @@ class Block:
 
 BLOCK_SLOTS = 1 << 17  # rating slots per padded block: a block's design rows stay near the L2/L3
 # caches (1.7x faster sweeps than 1 << 20 on 4M ratings) and memory stays bounded at any size
-
-
-def grouping_order(keys: np.ndarray, n_keys: int) -> np.ndarray:
-    """``np.argsort(keys, kind="stable")`` for keys in ``0..n_keys-1``, by a counting sort: SciPy's
-    CSR-to-CSC conversion of one entry per rating, O(n) in C. On 32M ratings by movie: 1.4 s
-    rather than 5.4 s."""
-    n = keys.size
-    index = np.int32 if n < 2**31 else np.int64
-    one_each = sp.csr_matrix((np.arange(n, dtype=index), keys, np.arange(n + 1, dtype=index)), shape=(n, n_keys))
-    return one_each.tocsc().data
 
 
 def rating_blocks(

@@ -148,9 +148,11 @@ class Neighbours:
         # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
         pool = ThreadPoolExecutor(max(1, torch.get_num_threads()))
         try:
+            latest = 0  # blocks can finish out of order
             for done in pool.map(job.fill, job.starts):
+                latest = max(latest, done)
                 if progress is not None:
-                    progress(done, job.n_movies)
+                    progress(latest, job.n_movies)
         finally:  # Ctrl-C: drop the blocks not started
             pool.shutdown(wait=True, cancel_futures=True)
         return job.result()
