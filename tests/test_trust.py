@@ -125,7 +125,8 @@ def test_a_neighbour_build_shared_by_two_threads_gives_the_direct_lists(synth):
     import threading
 
     from movierec.recommend import similarity
-    from movierec.recommend.similarity import NeighbourBuild, Neighbours, yield_cpu
+    from movierec.recommend.similarity import NeighbourBuild, Neighbours
+    from movierec.recommend.training import yield_cpu
 
     seen = synth.dataset.matrix()
     direct = Neighbours.build(seen)
@@ -135,16 +136,16 @@ def test_a_neighbour_build_shared_by_two_threads_gives_the_direct_lists(synth):
     def side():
         yield_cpu()
         nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        job.work(lambda done: taken.append(("side", done)))
+        job.work(lambda: taken.append(("side", job.done)))
 
     thread = threading.Thread(target=side)
     thread.start()
-    job.work(lambda done: taken.append(("caller", done)))
+    job.work(lambda: taken.append(("caller", job.done)))
     thread.join()
     result = job.result()
     np.testing.assert_array_equal(result.indices, direct.indices)
     np.testing.assert_array_equal(result.similarities, direct.similarities)
-    assert sorted(done for _, done in taken)[-1] == seen.shape[1]
+    assert sorted(done for _, done in taken)[-1] == job.done == seen.shape[1]
     assert len(taken) == len(range(0, seen.shape[1], similarity.BLOCK_MOVIES))  # each block once
     if sys.platform.startswith("linux"):
         assert nice == [19] and os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19  # that thread only

@@ -26,8 +26,6 @@ model that scored it (:meth:`Model.contributions`), only those that add a positi
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -104,18 +102,6 @@ class CoRatings:
         return best, row[best]
 
 
-def yield_cpu() -> None:
-    """Lower the calling thread to the lowest CPU priority (nice 19) for good, on Linux, where
-    priority is per thread; elsewhere it would lower the whole process, so nothing changes
-    there. Beside another thread's OpenMP work, an equal-priority thread preempts its workers
-    and every parallel region waits for the slowest; at nice 19 it runs only when they sleep."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:  # not allowed here: run at the usual priority
-            pass
-
-
 def affordable_cap(counts: np.ndarray, cap: int, budget: float) -> int:
     """The largest cap <= ``cap`` with sum(min(counts, cap)^2) <= ``budget`` (at least 1): the
     co-rating work of users with ``counts`` ratings each, each capped."""
@@ -148,11 +134,9 @@ class Neighbours:
         # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
         pool = ThreadPoolExecutor(max(1, torch.get_num_threads()))
         try:
-            latest = 0  # blocks can finish out of order
-            for done in pool.map(job.fill, job.starts):
-                latest = max(latest, done)
+            for _ in pool.map(job.fill, job.starts):
                 if progress is not None:
-                    progress(latest, job.n_movies)
+                    progress(job.done, job.n_movies)
         finally:  # Ctrl-C: drop the blocks not started
             pool.shutdown(wait=True, cancel_futures=True)
         return job.result()
@@ -184,7 +168,8 @@ class Neighbours:
 class NeighbourBuild:
     """The work of :meth:`Neighbours.build`, shared by any threads: ``fill(start)`` does one block
     of target movies, and ``work`` takes blocks not yet taken until none is left. A thread at
-    low priority can start it beside other work and the caller join in when that work is done."""
+    low priority can start it beside other work and the caller join in when that work is done.
+    ``done``: the movies finished so far by every thread (it only grows)."""
 
     def __init__(self, co: CoRatings, k: int = N_NEIGHBOURS):
         self.co = co
@@ -195,11 +180,11 @@ class NeighbourBuild:
         self.starts = range(0, n_movies, BLOCK_MOVIES) if self.k else range(0)
         self._untaken = iter(self.starts)
         self._lock = threading.Lock()
-        self._done = 0
+        self.done = 0
         self._local = threading.local()  # each thread's block, reused
 
-    def fill(self, start: int) -> int:
-        """One block's neighbours; returns the movies done so far (by every thread)."""
+    def fill(self, start: int) -> None:
+        """One block's neighbours."""
         n_movies, k = self.n_movies, self.k
         targets = np.arange(start, min(start + BLOCK_MOVIES, n_movies))
         if not hasattr(self._local, "buffer"):
@@ -210,20 +195,19 @@ class NeighbourBuild:
         self.indices[targets] = np.where(values > 0, best, -1)
         self.similarities[targets] = np.where(values > 0, values, 0.0)
         with self._lock:
-            self._done += targets.size
-            return self._done
+            self.done += targets.size
 
-    def work(self, after_block: Callable[[int], None] | None = None) -> None:
-        """Fill blocks nobody has taken until none is left, calling ``after_block(done)`` after
-        each (it may raise to stop)."""
+    def work(self, after_block: Callable[[], None] | None = None) -> None:
+        """Fill blocks nobody has taken until none is left, calling ``after_block()`` after each
+        (it may raise to stop)."""
         while True:
             with self._lock:
                 start = next(self._untaken, None)
             if start is None:
                 return
-            done = self.fill(start)
+            self.fill(start)
             if after_block is not None:
-                after_block(done)
+                after_block()
 
     def result(self) -> Neighbours:
         """The neighbours, once every block is done (by whichever threads)."""

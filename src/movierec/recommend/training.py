@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import queue
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,7 +15,7 @@ from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
 from ..models import AUTO, MOVIES, Model, TrainingEvent, auto_rating, make_model
 from .artifact import Artifact
-from .similarity import CoRatings, NeighbourBuild, Neighbours, yield_cpu
+from .similarity import CoRatings, NeighbourBuild, Neighbours
 
 
 def train_artifact(
@@ -120,28 +121,38 @@ class _Cancelled(Exception):
     pass
 
 
+def yield_cpu() -> None:
+    """Lower the calling thread to the lowest CPU priority (nice 19) for good, on Linux, where
+    priority is per thread; elsewhere it would lower the whole process, so nothing changes
+    there. Beside another thread's OpenMP work, an equal-priority thread preempts its workers
+    and every parallel region waits for the slowest; at nice 19 it runs only when they sleep."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except OSError:  # not allowed here: run at the usual priority
+            pass
+
+
 class _SideNeighbours:
     """The neighbours, built on a thread of their own from the start, at the lowest CPU priority
-    (``similarity.yield_cpu``): on ml-32m's shape the models leave ~130 CPU-seconds of the
-    second core idle, most of what the neighbours need. (At equal priority the build took its
-    share from the models' OpenMP regions instead, which then waited for their slowest thread:
-    train 306 s.) ``result``, called once the models are done, joins in on the calling thread
-    at the usual priority and relays the progress there (callbacks never run on two threads);
+    (:func:`yield_cpu`): on ml-32m's shape the models leave ~130 CPU-seconds of the second core
+    idle, most of what the neighbours need. (At equal priority the build took its share from
+    the models' OpenMP regions instead, which then waited for their slowest thread: train
+    306 s.) ``result``, called once the models are done, joins in on the calling thread at the
+    usual priority and reports the progress there (callbacks never run on two threads);
     ``cancel`` stops the side thread after the block in hand."""
 
     def __init__(self, train: Dataset):
         self._train = train
-        self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._job: NeighbourBuild | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._build, daemon=True, name="movierec-neighbours")
         self._thread.start()
 
-    def _after_block(self, done: int) -> None:
+    def _after_block(self) -> None:
         if self._stop.is_set():
             raise _Cancelled
-        self._events.put(done)
 
     def _build(self) -> None:
         try:
@@ -154,26 +165,23 @@ class _SideNeighbours:
             self._error = error
 
     def result(self, progress: Callable[[int, int], None] | None) -> Neighbours | None:
-        """The neighbours, taking the blocks left on this thread too and relaying progress;
+        """The neighbours, taking the blocks left on this thread too and reporting progress;
         re-raises the build's error."""
+        reported = [0]
 
-        latest = [0]  # movies done: blocks finish out of order on two threads
-
-        def relay(done: int = 0) -> None:
-            while not self._events.empty():
-                done = max(done, self._events.get())
-            if progress is not None and done > latest[0]:
-                latest[0] = done
-                progress(done, self._job.n_movies)
+        def report() -> None:
+            job = self._job
+            if progress is not None and job is not None and job.done > reported[0]:
+                reported[0] = job.done
+                progress(job.done, job.n_movies)
 
         while self._job is None and self._thread.is_alive():  # the co-ratings are still being counted
             self._thread.join(timeout=0.1)
         if self._job is not None:
-            self._job.work(relay)
+            self._job.work(report)
         while self._thread.is_alive():  # the side thread's last block
             self._thread.join(timeout=0.1)
-            relay()
-        relay()
+        report()
         if self._error is not None:
             raise self._error
         return None if self._job is None else self._job.result()
