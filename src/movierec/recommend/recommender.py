@@ -35,6 +35,7 @@ from .artifact import Artifact
 from .filters import MovieFilter
 from .lookup import catalog_rows, movie_index, user_index
 from .novelty import DEFAULT_EXPLORE, explore_top
+from .series import catalog_series
 from .similarity import CoRatings, Neighbours, explain
 from .titles import TitleIndex
 from .training import train_artifact
@@ -60,7 +61,7 @@ class SimilarMovie:
     title: str
     year: int | None
     genres: list[str]
-    similarity: float  # shrunk co-rating similarity (see recommend.similarity), in [0, 1]
+    similarity: float  # shrunk co-rating similarity (recommend.similarity): [0, 1], x3 within a series
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -356,12 +357,18 @@ class Recommender:
     @cached_property
     def _neighbours(self) -> Neighbours:
         """Saved with the model since they exist; computed from the training ratings otherwise."""
-        return self.artifact.neighbours if self.artifact.neighbours is not None else Neighbours.build(self._seen)
+        if self.artifact.neighbours is not None:
+            return self.artifact.neighbours
+        return Neighbours.build(self._seen, self._series)
 
     @cached_property
     def _co_ratings(self) -> CoRatings:
         """For the rare query whose filters leave too few of the stored neighbours."""
-        return CoRatings(self._seen)
+        return CoRatings(self._seen, self._series)
+
+    @cached_property
+    def _series(self):
+        return catalog_series(self.catalog, self.artifact.movie_vocab.ids)
 
     # -- movies and users ----------------------------------------------------------------------
     def find_movie(self, query: str | int) -> int:

@@ -11,7 +11,9 @@ with ``c`` the number of users who rated both and ``n`` each movie's rating coun
 (``POPULARITY_EXPONENT``) charges a neighbour for its own popularity, so a movie that everyone
 rated is not everyone's neighbour; the shrinkage ``c / (c + λ)`` (``SHRINKAGE``) discounts
 pairs resting on a handful of shared raters, so a rarely rated movie keeps the neighbours its
-raters agree on instead of noise. The value lies in [0, 1]. A user who rated more than
+raters agree on instead of noise. The value lies in [0, 1], times ``1 + SERIES_BOOST`` for two
+movies of one series (:mod:`.series`: titles sharing a franchise name). ``a`` and ``λ`` were
+chosen on half of ml-latest-small's sequel pairs (``bench/trust.py``). A user who rated more than
 ``MAX_PER_USER`` movies counts with a random ``MAX_PER_USER`` of them (seeded): such a profile
 says little about any one pair, and its pairs grow with the square of its length (on ml-32m's
 shape, capping at 1,000 cuts the co-rating work 13-fold; ml-latest-small barely notices). Past
@@ -36,9 +38,10 @@ import scipy.sparse as sp
 
 from ..eval.metrics import top_k
 from ..models.base import Model
+from .series import SERIES_BOOST, borne_out
 
-SHRINKAGE = 10.0  # λ: shared raters at which a pair's similarity counts half
-POPULARITY_EXPONENT = 0.7  # a: how much a neighbour's own popularity is charged (0.5 = cosine)
+SHRINKAGE = 7.0  # λ: shared raters at which a pair's similarity counts half
+POPULARITY_EXPONENT = 0.75  # a: how much a neighbour's own popularity is charged (0.5 = cosine)
 N_NEIGHBOURS = 100  # K kept per movie; a query wanting more (after filters) computes its row
 BLOCK_MOVIES = 512  # target movies per block while building
 N_BECAUSE = 3  # rated movies shown as the reason for a recommendation
@@ -49,9 +52,11 @@ MAX_POOL = 256  # rated movies weighed per explanation (the most highly rated of
 
 class CoRatings:
     """Who rated what (binary users x movies, as CSR and CSC) and each movie's rating count:
-    built once, then any movie's similarity row costs a product over its raters only."""
+    built once, then any movie's similarity row costs a product over its raters only.
+    ``series`` (movies x movies, :func:`.series.same_series`; None: no titles) marks the pairs
+    whose similarity is boosted."""
 
-    def __init__(self, seen: sp.csr_matrix, max_per_user: int = MAX_PER_USER):
+    def __init__(self, seen: sp.csr_matrix, series: sp.csr_matrix | None = None, max_per_user: int = MAX_PER_USER):
         counts = np.diff(seen.indptr)
         max_per_user = affordable_cap(counts, max_per_user, PAIR_BUDGET)
         rows = np.repeat(np.arange(seen.shape[0]), counts)
@@ -65,6 +70,7 @@ class CoRatings:
         self.by_movie = self.by_user.tocsc()
         self.counts = np.bincount(indices, minlength=seen.shape[1]).astype(np.float32)
         self.shape = seen.shape
+        self.series = series if series is not None and series.nnz else None
         counts = np.maximum(self.counts, np.float32(1))
         self._target_scale = np.power(counts, np.float32(1 - POPULARITY_EXPONENT))
         self._neighbour_scale = np.power(counts, np.float32(POPULARITY_EXPONENT))
@@ -76,6 +82,7 @@ class CoRatings:
         columns = self.by_movie[:, targets].T.tocsr()  # targets x users
         raters = np.unique(columns.indices)
         shared = columns[:, raters] @ self.by_user[raters]  # c at the pairs sharing a rater (CSR)
+        series = self._series_pairs(targets, shared)
         # c² / ((c + λ) n_t^(1-a) n_j^a) at those pairs only, a sixth of the block at ml-32m's shape
         c = shared.data
         denominator = c + np.float32(SHRINKAGE)
@@ -89,7 +96,19 @@ class CoRatings:
             out.fill(0.0)
         sims = shared.toarray(out=out)
         sims[np.arange(targets.size), targets] = 0.0
+        sims[series] *= np.float32(1 + SERIES_BOOST)
         return sims
+
+    def _series_pairs(self, targets: np.ndarray, shared: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """(target positions, movies) of the block's pairs of one series that the co-ratings
+        ``shared`` bear out (:func:`.series.borne_out`); pairs without a shared rater stay 0."""
+        if self.series is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        pairs = self.series[targets].tocoo()
+        common = np.asarray(shared[pairs.row, pairs.col], np.float32).ravel()
+        smaller = np.minimum(self.counts[targets[pairs.row]], self.counts[pairs.col])
+        keep = borne_out(pairs.data, common, smaller)
+        return pairs.row[keep], pairs.col[keep]
 
     def top(self, movie: int, n: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``n`` movies most similar to ``movie`` among ``allowed`` (bool [n_movies]; None:
@@ -125,12 +144,17 @@ class Neighbours:
 
     @classmethod
     def build(
-        cls, seen: sp.csr_matrix, k: int = N_NEIGHBOURS, progress: Callable[[int, int], None] | None = None
+        cls,
+        seen: sp.csr_matrix,
+        series: sp.csr_matrix | None = None,
+        k: int = N_NEIGHBOURS,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Neighbours:
-        """From who rated what; ``progress(done, n_movies)`` after each block of movies, on this thread."""
+        """From who rated what (and which movies are of one series, see :class:`CoRatings`);
+        ``progress(done, n_movies)`` after each block of movies, on this thread."""
         import torch  # here, not at import: loading torch before SciPy/NumPy's own pools halved bayesfm's speed
 
-        job = NeighbourBuild(CoRatings(seen), k)
+        job = NeighbourBuild(CoRatings(seen, series), k)
         # Blocks on as many threads as torch may use: SciPy's sparse products release the GIL
         pool = ThreadPoolExecutor(max(1, torch.get_num_threads()))
         try:

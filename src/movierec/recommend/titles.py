@@ -79,7 +79,7 @@ def short_title(title: str) -> str:
     return main
 
 
-def _split_year(titles: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def split_year(titles: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Titles without their trailing ``(YYYY)``, and the year (0 when absent)."""
     titles = titles.astype(str).str.strip()
     year = pd.to_numeric(titles.str.extract(YEAR_SUFFIX, expand=False), errors="coerce").fillna(0)
@@ -106,7 +106,7 @@ class TitleIndex:
         self.counts = np.zeros(n, np.int64) if counts is None else np.asarray(counts, np.int64)
         if self.counts.shape != (n,):
             raise ValueError(f"counts must have one entry per catalog movie ({n}), got shape {self.counts.shape}")
-        base, self._years = _split_year(pd.Series(catalog.titles, dtype=object))
+        base, self._years = split_year(pd.Series(catalog.titles, dtype=object))
         main = base.str.replace(_PAREN, " ", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
         alts = base.str.extractall(_PAREN)[0]
         alt_rows = alts.index.get_level_values(0).to_numpy(np.int64)

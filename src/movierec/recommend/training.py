@@ -15,6 +15,7 @@ from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
 from ..models import AUTO, MOVIES, Model, TrainingEvent, auto_rating, make_model
 from .artifact import Artifact
+from .series import catalog_series
 from .similarity import CoRatings, NeighbourBuild, Neighbours
 
 
@@ -157,7 +158,8 @@ class _SideNeighbours:
     def _build(self) -> None:
         try:
             yield_cpu()  # this thread only; the co-ratings' who-rated-what matrix is dropped once built
-            self._job = NeighbourBuild(CoRatings(self._train.matrix()))
+            train = self._train
+            self._job = NeighbourBuild(CoRatings(train.matrix(), catalog_series(train.catalog, train.movie_vocab.ids)))
             self._job.work(self._after_block)
         except _Cancelled:
             pass
