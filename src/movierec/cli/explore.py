@@ -36,7 +36,8 @@ def similar(
     ] = 10,
     as_json: JsonOption = False,
 ) -> None:
-    """Movies most often rated by the same people as one movie (shrunk co-rating similarity).
+    """Movies most often rated by the same people as one movie (shrunk co-rating similarity,
+    tripled for films of one series: a sequel, prequel or remake).
 
     Example: [bold]movierec similar -m model "The Matrix"[/bold]
 

@@ -50,5 +50,6 @@ async def similar(
     n: N = 10,
     min_ratings: Annotated[int, Query(ge=0, le=100_000, description="Skip rarely rated movies.")] = 0,
 ) -> Response:
-    """The movies closest to this one in the model's embedding space."""
+    """The movies most often rated by the same people as this one (shrunk co-rating similarity,
+    tripled for films of one series: a sequel, prequel or remake)."""
     return json_response(answers.similar(movie_id, n, min_ratings))
