@@ -55,6 +55,8 @@ def test_a_name_in_too_many_titles_is_a_phrase_not_a_series():
     assert same_series(common).nnz == 0
     assert same_series(common[: MAX_SERIES - 1]).nnz > 0  # as many as a series may hold
     assert same_series([]).shape == (0, 0)
+    placeholders = [f"Movie {i}" for i in range(50_000)]  # one name, every title: no 50000² join
+    assert same_series(placeholders).nnz == 0
 
 
 def test_the_boost_multiplies_only_pairs_that_share_raters():

@@ -14,8 +14,8 @@ words or more appears anywhere in the other's title ("jurassic park" in "The Los
 Jurassic Park"). A one-word name at the start of another title is weak evidence: "matrix" and
 "The Matrix Reloaded", but also "blade" and "Blade Runner", "ghost" and "Ghost World". Such a
 pair counts only when the films share their audience: at least ``MIN_SHARED`` raters and
-``AUDIENCE`` of the less-rated film's (on ml-latest-small, 17 of the 19 such pairs it keeps are
-sequels; most of the 80 it drops among films with 10+ ratings share a word by chance). A name found in more than ``MAX_SERIES``
+``AUDIENCE`` of the less-rated film's (on ml-latest-small it keeps 25 of 1,876 such pairs, 23 of them
+one franchise; the 99 it drops among films with 10+ ratings mostly share a word by chance). A name found in more than ``MAX_SERIES``
 titles is a common phrase, not a series. Co-ratings still decide how far up a pair comes, and
 films that share raters with nobody stay unrelated.
 """
@@ -63,9 +63,12 @@ def same_series(titles: Sequence[str] | np.ndarray) -> sp.csr_matrix:
         for stop in range(start + (2 if start else 1), len(words) + 1)
     ]
     found = pd.DataFrame(phrases, columns=["name", "other"]).drop_duplicates()
+    # Common phrases go before the join: each name then meets at most MAX_SERIES titles (and
+    # "Movie 1" ... "Movie 80000" never make 80000² rows).
+    found = found[found.groupby("name")["other"].transform("size") <= MAX_SERIES]
     named = pd.DataFrame({"name": name.to_numpy(), "movie": np.arange(n)})
     pairs = named[named["name"] != ""].merge(found, on="name")
-    pairs = pairs[(pairs.groupby("name")["other"].transform("size") <= MAX_SERIES) & (pairs["movie"] != pairs["other"])]
+    pairs = pairs[pairs["movie"] != pairs["other"]]
     rows, cols = pairs["movie"].to_numpy(np.int64), pairs["other"].to_numpy(np.int64)
     named = pairs["name"].str.contains(" ").to_numpy() | (name.to_numpy()[cols] == pairs["name"].to_numpy())
     either = sp.csr_matrix((np.where(named, NAMED, PREFIX).astype(np.float32), (rows, cols)), shape=(n, n))
