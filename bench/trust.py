@@ -109,7 +109,7 @@ def sequel_pairs(rec, min_ratings: int = 5) -> np.ndarray:
     "X 2: ...") of an earlier film "X", both with ``min_ratings`` ratings or more."""
     import pandas as pd
 
-    from movierec.recommend.titles import normalize, split_year
+    from movierec.data.titles import normalize, split_year
 
     rows = rec.catalog.rows(rec.movie_vocab.ids)
     name, year = split_year(pd.Series(np.where(rows >= 0, rec.catalog.titles[np.maximum(rows, 0)], ""), dtype=object))

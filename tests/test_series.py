@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
+from movierec.data.series import MAX_SERIES, MIN_SHARED, NAMED, PREFIX, SERIES_BOOST, same_series
 from movierec.data.synthetic import generate
 from movierec.recommend.recommender import Recommender
-from movierec.recommend.series import MAX_SERIES, MIN_SHARED, NAMED, PREFIX, SERIES_BOOST, same_series
 from movierec.recommend.similarity import CoRatings
 
 TITLES = [

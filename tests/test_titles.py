@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from movierec import Catalog, UnknownIdError
-from movierec.recommend.titles import NgramIndex, TitleIndex, normalize_one
+from movierec.data.titles import NgramIndex, TitleIndex, normalize_one
 
 TITLES = {
     1: "Toy Story (1995)",
@@ -160,7 +160,7 @@ def test_every_real_title_is_found_as_written_and_as_said(shared_data) -> None:
     from collections import Counter
 
     from movierec import load
-    from movierec.recommend.titles import short_title
+    from movierec.data.titles import short_title
 
     catalog = load("ml-latest-small", shared_data).catalog
     index = TitleIndex(catalog)

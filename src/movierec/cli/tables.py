@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..recommend.titles import short_title
+from ..data.titles import short_title
 from .app import console, note
 
 if TYPE_CHECKING:

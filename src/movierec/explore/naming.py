@@ -11,7 +11,7 @@ from itertools import combinations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..recommend.titles import short_title
+from ..data.titles import short_title
 
 NOT_GENRES = ("IMAX",)  # a screen format MovieLens lists among genres: counted, never a cluster's name
 MIN_SUPPORT = 0.40  # a name's genres are carried together by at least this share of the members

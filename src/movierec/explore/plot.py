@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.catalog import Catalog
-from ..recommend.titles import short_title
+from ..data.titles import short_title
 from .clusters import PALETTE, ClusterReport
 
 N_LABELS = 30  # labelled movies at most: enough to orient, few enough to read

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
+from ..data.series import catalog_series
+from ..data.titles import TitleIndex
 from ..data.vocabulary import Vocabulary
 from ..errors import DataError, ModelError
 from ..eval.metrics import self_information
@@ -35,9 +37,7 @@ from .artifact import Artifact
 from .filters import MovieFilter
 from .lookup import catalog_rows, movie_index, user_index
 from .novelty import DEFAULT_EXPLORE, explore_top
-from .series import catalog_series
 from .similarity import CoRatings, Neighbours, explain
-from .titles import TitleIndex
 from .training import train_artifact
 
 

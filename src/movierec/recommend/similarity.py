@@ -12,7 +12,7 @@ with ``c`` the number of users who rated both and ``n`` each movie's rating coun
 rated is not everyone's neighbour; the shrinkage ``c / (c + λ)`` (``SHRINKAGE``) discounts
 pairs resting on a handful of shared raters, so a rarely rated movie keeps the neighbours its
 raters agree on instead of noise. The value lies in [0, 1], times ``1 + SERIES_BOOST`` for two
-movies of one series (:mod:`.series`: titles sharing a franchise name). ``a`` and ``λ`` were
+movies of one series (:mod:`movierec.data.series`: titles sharing a franchise name). ``a`` and ``λ`` were
 chosen on half of ml-latest-small's sequel pairs (``bench/trust.py``). A user who rated more than
 ``MAX_PER_USER`` movies counts with a random ``MAX_PER_USER`` of them (seeded): such a profile
 says little about any one pair, and its pairs grow with the square of its length (on ml-32m's
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ..data.series import SERIES_BOOST, borne_out
 from ..eval.metrics import top_k
 from ..models.base import Model
-from .series import SERIES_BOOST, borne_out
 
 SHRINKAGE = 7.0  # λ: shared raters at which a pair's similarity counts half
 POPULARITY_EXPONENT = 0.75  # a: how much a neighbour's own popularity is charged (0.5 = cosine)
@@ -53,7 +53,7 @@ MAX_POOL = 256  # rated movies weighed per explanation (the most highly rated of
 class CoRatings:
     """Who rated what (binary users x movies, as CSR and CSC) and each movie's rating count:
     built once, then any movie's similarity row costs a product over its raters only.
-    ``series`` (movies x movies, :func:`.series.same_series`; None: no titles) marks the pairs
+    ``series`` (movies x movies, :func:`movierec.data.series.same_series`; None: no titles) marks the pairs
     whose similarity is boosted."""
 
     def __init__(self, seen: sp.csr_matrix, series: sp.csr_matrix | None = None, max_per_user: int = MAX_PER_USER):
@@ -101,7 +101,7 @@ class CoRatings:
 
     def _series_pairs(self, targets: np.ndarray, shared: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """(target positions, movies) of the block's pairs of one series that the co-ratings
-        ``shared`` bear out (:func:`.series.borne_out`); pairs without a shared rater stay 0."""
+        ``shared`` bear out (:func:`movierec.data.series.borne_out`); pairs without a shared rater stay 0."""
         if self.series is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         pairs = self.series[targets].tocoo()

@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..data.dataset import Dataset
+from ..data.series import catalog_series
 from ..eval.evaluation import rating_scores, scoring_device
 from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
 from ..models import AUTO, MOVIES, Model, TrainingEvent, auto_rating, make_model
 from .artifact import Artifact
-from .series import catalog_series
 from .similarity import CoRatings, NeighbourBuild, Neighbours
 
 

@@ -2,7 +2,7 @@
 
 MovieLens has no collection field, and co-ratings alone rarely put a sequel among a popular
 film's ten nearest: almost everyone who rated "Speed 2" rated "Speed", but so did the raters of
-every 1990s hit. So :mod:`.similarity` multiplies the co-rating similarity of two movies of one
+every 1990s hit. So :mod:`movierec.recommend.similarity` multiplies the co-rating similarity of two movies of one
 series (only where they share raters) by ``1 + SERIES_BOOST``.
 
 A title's *name* is its part before a colon or " - ", without a trailing sequel marker ("2",
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..data.catalog import Catalog
+from .catalog import Catalog
 from .titles import normalize, split_year
 
 SERIES_BOOST = 2.0  # two films of one series: co-rating similarity x (1 + this)

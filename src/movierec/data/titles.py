@@ -24,8 +24,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..data.catalog import YEAR_SUFFIX, Catalog
 from ..errors import UnknownIdError
+from .catalog import YEAR_SUFFIX, Catalog
 
 # Articles MovieLens moves behind a comma ("Boot, Das"); only English ones are dropped from keys.
 _MOVED_ARTICLES = "the|a|an|le|la|les|l'|il|lo|gli|i|el|los|las|das|der|die|un|une|una|uno"
