@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from movierec.data.series import MAX_SERIES, MIN_SHARED, NAMED, PREFIX, SERIES_BOOST, same_series
@@ -98,3 +99,40 @@ def test_similar_puts_a_titled_sequel_first_when_co_ratings_alone_do_not(tmp_pat
     rec.artifact.neighbours = None  # a folder saved without neighbours: computed from its catalog
     again = Recommender(rec.artifact)
     assert again.similar(int(ids[original]), n=1)[0].movie_id == ids[sequel]
+
+
+def test_the_hybrid_lifts_the_movies_of_a_series_the_user_liked_in_every_path():
+    from movierec.eval.topn import popularity_order, top_unseen
+    from movierec.models import make_model
+
+    data = generate(n_users=300, n_movies=400, n_ratings=12_000, seed=5).dataset
+    counts = data.movie_counts()
+    original, sequel = np.argsort(-counts)[[0, 40]]
+    titles = data.catalog.titles.copy()
+    titles[data.catalog.rows(data.movie_vocab.ids[[original, sequel]])] = ["Foo (1990)", "Foo 2 (1992)"]
+    data = dataclasses.replace(data, catalog=dataclasses.replace(data.catalog, titles=titles))
+    model = make_model("hybrid", iterations=3, factors=8, device="cpu").fit(data)
+    plain = type(model).from_state({**model.get_params(), "series_boost": 0.0}, model.get_state())
+    seen = data.matrix()
+    stars = seen.toarray()
+    liked = np.flatnonzero((stars[:, original] >= 4) & (stars[:, sequel] == 0))
+    other = np.flatnonzero((stars[:, original] > 0) & (stars[:, original] < 4) & (stars[:, sequel] == 0))
+    assert liked.size and other.size
+    users = np.concatenate([liked, other])
+    boosted, unboosted = model.score_users(users)[:, sequel], plain.score_users(users)[:, sequel]
+    factor = np.float32(1 + model.config.series_boost)
+    expected = np.where(np.arange(users.size) < liked.size, np.where(unboosted > 0, unboosted * factor, unboosted / factor), unboosted)
+    np.testing.assert_allclose(boosted, expected, rtol=1e-5)
+    # the blocked top-N path scores the same
+    order = popularity_order(seen)
+    tile = model.score_tiles(order, "cpu")(users)(0, order.size, None).numpy()
+    np.testing.assert_allclose(tile[:, np.flatnonzero(order == sequel)[0]], boosted, rtol=1e-5)
+    for _, top, scores in top_unseen(model.score_tiles(order, "cpu"), users, seen, order, 5):
+        np.testing.assert_allclose(scores, np.take_along_axis(model.score_users(users), top, 1), rtol=1e-5)
+    # a new user: fold-in, and explanations that still sum to the score
+    user = liked[0]
+    movies, ratings = np.flatnonzero(stars[user]), stars[user][stars[user] > 0]
+    folded, flat = model.fold_in(movies, ratings), plain.fold_in(movies, ratings)
+    assert folded[sequel] == pytest.approx(flat[sequel] * factor if flat[sequel] > 0 else flat[sequel] / factor, rel=1e-5)
+    targets = np.array([sequel, *np.argsort(-folded)[:5]])
+    np.testing.assert_allclose(model.contributions(movies, ratings, targets).sum(1), folded[targets], rtol=1e-4, atol=1e-6)

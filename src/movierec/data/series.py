@@ -86,3 +86,11 @@ def catalog_series(catalog: Catalog, movie_ids: np.ndarray) -> sp.csr_matrix:
     catalog titles; a movie missing from the catalog is of no series."""
     rows = catalog.rows(np.asarray(movie_ids))
     return same_series(np.where(rows >= 0, catalog.titles[np.maximum(rows, 0)], ""))
+
+
+def by_name(series: sp.csr_matrix) -> sp.csr_matrix:
+    """The ``NAMED`` pairs of :func:`same_series` alone, as 0/1: those need no ratings to bear them out."""
+    named = series.copy()
+    named.data = (named.data == NAMED).astype(np.float32)
+    named.eliminate_zeros()
+    return named

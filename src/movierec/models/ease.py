@@ -75,6 +75,9 @@ def _available_bytes() -> int | None:
         return None
 
 
+LIKED = 0.8  # share of the top star that counts as liked: 4 of 5
+
+
 class EASE(RankingModel):
     """Embarrassingly shallow autoencoder: the best linear item-item model, in one solve."""
 
@@ -109,7 +112,7 @@ class EASE(RankingModel):
                 f"{free / 2**30:.1f} GiB is free; set max_movies to at most {fits:,}"
             )
         self.scale = np.asarray(train.rating_scale[1], dtype=np.float32)
-        seen = train.matrix(self._values(train.ratings))
+        seen = train.matrix(self.values(train.ratings))
         self.weights = movie_weights(seen[:, modelled], cfg.regularization, device)
         self.modelled = modelled
         self.history_indptr = seen.indptr.astype(np.int64)
@@ -118,12 +121,18 @@ class EASE(RankingModel):
         if callback is not None:
             callback(TrainingEvent(1, 1, 0.0, None, metric="closed_form"))
 
-    def _values(self, ratings: np.ndarray) -> np.ndarray:
+    def values(self, ratings: np.ndarray) -> np.ndarray:
         """The input value of each rating: 1, or (stars / top of scale)^rating_power."""
         ratings = np.asarray(ratings, dtype=np.float32)
         if self.config.rating_power == 0:
             return np.ones_like(ratings)
         return (ratings / self.scale) ** np.float32(self.config.rating_power)
+
+    @property
+    def liked_value(self) -> np.float32:
+        """The input value of a rating of 4 stars of 5 (scaled to the rating scale): a movie rated
+        at least this was liked. With ``rating_power`` 0 every value is 1: every rated movie counts."""
+        return np.float32(self.values(np.array([LIKED * float(self.scale)]))[0])
 
     # -- scoring -------------------------------------------------------------------------
     def _scores(self, rows: sp.csr_matrix) -> np.ndarray:
@@ -213,7 +222,7 @@ class EASE(RankingModel):
         contribute nothing; a movie given twice keeps its last rating."""
         columns = self._history[1][movies[::-1]]  # reversed: np.unique keeps the first, i.e. the last given
         columns, first = np.unique(columns, return_index=True)
-        values = self._values(ratings[::-1][first])
+        values = self.values(ratings[::-1][first])
         keep = columns >= 0
         row = sp.csr_matrix((values[keep], columns[keep], [0, int(keep.sum())]), shape=(1, self.modelled.size))
         return self._scores(row)[0]  # sparse: a few rows of B, not a dense row @ B
@@ -223,7 +232,7 @@ class EASE(RankingModel):
         self._check_fitted()
         column = self._history[1]
         rated, wanted = column[np.asarray(movies, np.int64)], column[np.asarray(targets, np.int64)]
-        values = self._values(np.asarray(ratings))
+        values = self.values(np.asarray(ratings))
         out = np.zeros((wanted.size, rated.size), np.float32)
         r, t = np.flatnonzero(rated >= 0), np.flatnonzero(wanted >= 0)
         out[np.ix_(t, r)] = (self.weights[np.ix_(rated[r], wanted[t])] * values[r, None]).T
