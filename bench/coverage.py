@@ -7,8 +7,8 @@ coverage rises"), once the series boost had raised its accuracy.
 Choice, on validation only: per-user 80/20 splits carved from the training part of the test
 split (seeds 7, 8, 9; their mean), never the test ratings. Every combination in the grid of
 ``ease_regularization``, ``exposure_depth``, ``exposure_discount`` and ``explore`` is measured
-as the Recommender lists movies. The defaults are the most accurate setting there (after the
-series boost: the discount 0.06 chosen before it still is). The setting with the most catalog
+as the Recommender lists movies. The defaults must be within ``TIE`` of the most accurate
+setting there (after the series boost, the discount 0.06 chosen before it still is). The setting with the most catalog
 coverage at no less NDCG@10 than the previous default (no series boost, discount 0.06,
 regularization 75, explore 0) is printed too: it trades the boost's accuracy back for coverage.
 Then the test split (seed 42, as ``movierec evaluate``), for the previous default, the
@@ -31,6 +31,7 @@ DEPTH = (50, 100)
 DISCOUNT = (0.06, 0.07, 0.08, 0.09, 0.1, 0.11, 0.12)
 EXPLORE = (0.0, 0.1, 0.2)
 PREVIOUS = ({"series_boost": 0.0, "exposure_discount": 0.06}, 0.0)  # params, explore
+TIE = 0.001  # NDCG@10 differences below this are noise between settings
 KNOBS = ("ease_regularization", "exposure_depth", "exposure_discount")  # the grid's first three
 
 
@@ -101,10 +102,13 @@ def main() -> None:
     eligible = {key: row for key, row in grid.items() if row[0] >= old[0]}
     wide = max(eligible, key=lambda key: eligible[key][1])
     for label, (reg, depth, discount, explore) in (
-        ("most accurate (the defaults' rule)", best),
+        ("most accurate", best),
         ("most coverage at no less NDCG than the previous default", wide),
     ):
         print(f"{label}: λ {reg:g}, depth {depth}, discount {discount:g}, explore {explore:g}")
+    ours = grid[config.ease_regularization, config.exposure_depth, config.exposure_discount, DEFAULT_EXPLORE][0]
+    print(f"the defaults' NDCG@10 {ours:.4f} is {'within' if ours >= grid[best][0] - TIE else 'NOT within'} "
+          f"{TIE} of the most accurate's {grid[best][0]:.4f}")
 
     print(f"\n== Test: per-user 80/20 split, seed 42 (load average {os.getloadavg()[0]:.2f}) ==")
     print(HEADER)
