@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import scipy.sparse as sp
+
 from ..data.dataset import Dataset
 from ..data.series import catalog_series
 from ..eval.evaluation import rating_scores, scoring_device
@@ -40,7 +42,8 @@ def train_artifact(
     notes why."""
     if rating is None and ranking is None:
         raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
-    side = _SideNeighbours(train)
+    # Series on this thread: their Python loop over titles must not hold the GIL on a starved thread
+    side = _SideNeighbours(train, catalog_series(train.catalog, train.movie_vocab.ids))
     try:  # cancel: stops the build when anything ended early (a no-op once it is done)
         fitted, metrics, notes, stopped = _fit_models(
             train, rating, ranking, callback, rating_params, ranking_params, holdout, split_seed, on_start
@@ -143,8 +146,8 @@ class _SideNeighbours:
     usual priority and reports the progress there (callbacks never run on two threads);
     ``cancel`` stops the side thread after the block in hand."""
 
-    def __init__(self, train: Dataset):
-        self._train = train
+    def __init__(self, train: Dataset, series: sp.csr_matrix):
+        self._train, self._series = train, series
         self._stop = threading.Event()
         self._job: NeighbourBuild | None = None
         self._error: BaseException | None = None
@@ -158,8 +161,7 @@ class _SideNeighbours:
     def _build(self) -> None:
         try:
             yield_cpu()  # this thread only; the co-ratings' who-rated-what matrix is dropped once built
-            train = self._train
-            self._job = NeighbourBuild(CoRatings(train.matrix(), catalog_series(train.catalog, train.movie_vocab.ids)))
+            self._job = NeighbourBuild(CoRatings(self._train.matrix(), self._series))
             self._job.work(self._after_block)
         except _Cancelled:
             pass
