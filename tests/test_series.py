@@ -121,7 +121,8 @@ def test_the_hybrid_lifts_the_movies_of_a_series_the_user_liked_in_every_path():
     users = np.concatenate([liked, other])
     boosted, unboosted = model.score_users(users)[:, sequel], plain.score_users(users)[:, sequel]
     factor = np.float32(1 + model.config.series_boost)
-    expected = np.where(np.arange(users.size) < liked.size, np.where(unboosted > 0, unboosted * factor, unboosted / factor), unboosted)
+    lifted = np.where(unboosted > 0, unboosted * factor, unboosted / factor)
+    expected = np.where(np.arange(users.size) < liked.size, lifted, unboosted)
     np.testing.assert_allclose(boosted, expected, rtol=1e-5)
     # the blocked top-N path scores the same
     order = popularity_order(seen)

@@ -2,22 +2,24 @@
 
 MovieLens has no collection field, and co-ratings alone rarely put a sequel among a popular
 film's ten nearest: almost everyone who rated "Speed 2" rated "Speed", but so did the raters of
-every 1990s hit. So :mod:`movierec.recommend.similarity` multiplies the co-rating similarity of two movies of one
-series (only where they share raters) by ``1 + SERIES_BOOST``.
+every 1990s hit. So :mod:`movierec.recommend.similarity` multiplies the co-rating similarity of
+two movies of one series (only where they share raters) by ``1 + SERIES_BOOST``, and the
+hybrid ranker (:mod:`movierec.models.hybrid`) lifts the rest of a series the user liked.
 
 A title's *name* is its part before a colon or " - ", without a trailing sequel marker ("2",
-"II", "Part II", "Vol. 1", "Twelve"), normalized as title lookups are (:func:`.titles.normalize`):
-"Toy Story 2 (1999)", "Godfather: Part II, The (1974)" and "Star Wars: Episode V - The Empire
-Strikes Back (1980)" are named "toy story", "godfather" and "star wars". Two movies are of one
-series when their names are equal ("speed", "Speed 2: Cruise Control"), or when a name of two
-words or more appears anywhere in the other's title ("jurassic park" in "The Lost World:
-Jurassic Park"). A one-word name at the start of another title is weak evidence: "matrix" and
-"The Matrix Reloaded", but also "blade" and "Blade Runner", "ghost" and "Ghost World". Such a
-pair counts only when the films share their audience: at least ``MIN_SHARED`` raters and
-``AUDIENCE`` of the less-rated film's (on ml-latest-small it keeps 25 of 1,876 such pairs, 23 of them
-one franchise; the 99 it drops among films with 10+ ratings mostly share a word by chance). A name found in more than ``MAX_SERIES``
-titles is a common phrase, not a series. Co-ratings still decide how far up a pair comes, and
-films that share raters with nobody stay unrelated.
+"II", "Part II", "Vol. 1", "Twelve"), normalized as title lookups are
+(:func:`.titles.normalize`): "Toy Story 2 (1999)", "Godfather: Part II, The (1974)" and "Star
+Wars: Episode V - The Empire Strikes Back (1980)" are named "toy story", "godfather" and "star
+wars". Two movies are of one series when their names are equal ("speed", "Speed 2: Cruise
+Control"), or when a name of two words or more appears anywhere in the other's title ("jurassic
+park" in "The Lost World: Jurassic Park"). A one-word name at the start of another title is weak
+evidence: "matrix" and "The Matrix Reloaded", but also "blade" and "Blade Runner", "ghost" and
+"Ghost World". Such a pair counts only when the films share their audience: at least
+``MIN_SHARED`` raters and ``AUDIENCE`` of the less-rated film's (on ml-latest-small it keeps 25
+of 1,876 such pairs, 23 of them one franchise; the 99 it drops among films with 10+ ratings
+mostly share a word by chance). A name found in more than ``MAX_SERIES`` titles is a common
+phrase, not a series. Co-ratings still decide how far up a pair comes, and films that share
+raters with nobody stay unrelated.
 """
 
 from __future__ import annotations
