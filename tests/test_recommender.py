@@ -134,6 +134,8 @@ def test_new_user_input_checks(rec, data):
         rec.recommend_for_ratings({movie: 9})
     with pytest.raises(UnknownIdError, match="not in the catalog"):
         rec.recommend_for_ratings({123456789: 4})
+    with pytest.raises(UnknownIdError, match="not in the catalog"):
+        rec.find_movie(10**20)  # past int64: an unknown id, not an OverflowError
     unrated = np.setdiff1d(data.catalog.movie_ids, data.movie_vocab.ids)
     assert unrated.size  # the generator leaves some catalog movies unrated
     assert rec.recommend_for_ratings({int(unrated[0]): 4.0, movie: 4.0}, n=3)  # the unrated one is ignored

@@ -112,7 +112,9 @@ def test_partial_title_gets_search_candidates(index: TitleIndex) -> None:
 
 
 @pytest.mark.parametrize(("query", "message"), [("", "empty"), ("   ", "empty"), ("zzzqqq", "no movie titled"),
-                                                ("999", "no movie with id 999")])
+                                                ("999", "no movie with id 999"),
+                                                ("20000000000000000000", "titled '2000"),  # past int64: no crash
+                                                ("²", "titled '²'")])
 def test_unknown_raises(index: TitleIndex, query: str, message: str) -> None:
     with pytest.raises(UnknownIdError, match=message):
         index.find(query)

@@ -147,7 +147,7 @@ class TitleIndex:
         closest titles as ``candidates`` when nothing or more than one movie matches.
         """
         text = str(query).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and int(text) <= np.iinfo(np.int64).max:  # "²" and 10^20 are no ids
             row = int(self.catalog.rows(np.array([int(text)]))[0])
             if row >= 0:
                 return int(self.catalog.movie_ids[row])

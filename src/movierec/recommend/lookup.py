@@ -17,7 +17,11 @@ def not_in_catalog(movie_id: Any) -> UnknownIdError:
 
 def catalog_rows(catalog: Catalog, movie_ids: np.ndarray) -> np.ndarray:
     """Catalog rows of ``movie_ids`` (int64 array); the first id not in the catalog raises."""
-    rows = catalog.rows(np.asarray(movie_ids, np.int64))
+    try:
+        ids = np.asarray(movie_ids, np.int64)
+    except OverflowError:  # a Python int past int64 is in no catalog
+        raise not_in_catalog(max(np.ravel(np.asarray(movie_ids, object)), key=abs)) from None
+    rows = catalog.rows(ids)
     unknown = rows < 0
     if unknown.any():
         raise not_in_catalog(int(np.asarray(movie_ids)[unknown][0]))
