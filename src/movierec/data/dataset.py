@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .catalog import Catalog
+from .series import catalog_series
 from .vocabulary import Vocabulary
 
 
@@ -103,6 +104,12 @@ class Dataset:
     def movie_catalog_rows(self) -> np.ndarray:
         """Catalog row of each movie index (int32)."""
         return self.catalog.rows(self.movie_vocab.ids)
+
+    @cached_property
+    def movie_series(self) -> sp.csr_matrix:
+        """Which movie indices are of one series (:func:`.series.same_series` over their catalog
+        titles), found once: the neighbour build and the hybrid ranker both use them."""
+        return catalog_series(self.catalog, self.movie_vocab.ids)
 
     def matrix(self, values: np.ndarray | None = None) -> sp.csr_matrix:
         """Users x movies CSR matrix of ``values`` (default: the ratings), float32."""

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
-from ..data.series import by_name, catalog_series
+from ..data.series import by_name
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
 from .composite import Composite, relay
 from .ease import EASE
@@ -110,7 +110,7 @@ class Hybrid(Composite, RankingModel):
             callback(TrainingEvent(1, n_epochs, 0.0, None, metric="ease"))
         ials.fit(train, relay(callback, 1, n_epochs))
         self._set_parts((ease, ials))
-        series = by_name(catalog_series(train.catalog, train.movie_vocab.ids))
+        series = by_name(train.movie_series)
         self.series_indptr, self.series_movies = series.indptr.astype(np.int64), series.indices.astype(np.int32)
         self.movie_vectors = _co_rating_vectors(train, self.config.embedding_dim, self.config.seed)
         self.exposure = np.zeros(self.n_movies, np.float32)  # Ctrl-C while counting: no discount

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..data.catalog import Catalog
 from ..data.dataset import Dataset
@@ -367,7 +368,8 @@ class Recommender:
         return CoRatings(self._seen, self._series)
 
     @cached_property
-    def _series(self):
+    def _series(self) -> sp.csr_matrix:
+        """Which movies are of one series, from the catalog (no training Dataset here)."""
         return catalog_series(self.catalog, self.artifact.movie_vocab.ids)
 
     # -- movies and users ----------------------------------------------------------------------

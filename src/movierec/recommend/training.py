@@ -12,7 +12,6 @@ from typing import Any
 import scipy.sparse as sp
 
 from ..data.dataset import Dataset
-from ..data.series import catalog_series
 from ..eval.evaluation import rating_scores, scoring_device
 from ..eval.metrics import ranking_metrics
 from ..eval.splits import Split, random_holdout, user_holdout
@@ -42,8 +41,9 @@ def train_artifact(
     notes why."""
     if rating is None and ranking is None:
         raise ValueError("Recommender.fit needs a rating model, a ranking model or both; got neither")
-    # Series on this thread: their Python loop over titles must not hold the GIL on a starved thread
-    side = _SideNeighbours(train, catalog_series(train.catalog, train.movie_vocab.ids))
+    # Series found on this thread (a Python loop over titles must not hold the GIL on a starved
+    # thread), and once: the hybrid ranker trained on ``train`` uses the same ones
+    side = _SideNeighbours(train, train.movie_series)
     try:  # cancel: stops the build when anything ended early (a no-op once it is done)
         fitted, metrics, notes, stopped = _fit_models(
             train, rating, ranking, callback, rating_params, ranking_params, holdout, split_seed, on_start
