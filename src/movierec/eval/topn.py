@@ -29,6 +29,14 @@ TileFn = Callable[[int, int, "object"], "object"]
 BlockScorer = Callable[[np.ndarray], TileFn]
 
 
+def visiting_positions(order: np.ndarray) -> np.ndarray:
+    """Each movie's place in the visiting ``order`` (its inverse permutation, int64): a tile
+    ``start:stop`` holds the movies whose place lies in that range."""
+    position = np.empty(order.size, np.int64)
+    position[order] = np.arange(order.size)
+    return position
+
+
 def popularity_order(seen: sp.csr_matrix) -> np.ndarray:
     """Movie columns by rating count, most-rated first (ties by column): the visiting order."""
     counts = np.bincount(seen.indices, minlength=seen.shape[1])
@@ -56,8 +64,7 @@ def top_unseen(
     k = max(0, min(int(k), n_movies))
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
     user_block = USER_BLOCK[kind]
-    position = np.empty(n_movies, np.int64)
-    position[order] = np.arange(n_movies)
+    position = visiting_positions(order)
     order_t = torch.as_tensor(order, device=device)
     for offset in range(0, users.size, user_block):
         rows = users[offset : offset + user_block]

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..errors import ModelError
+from ..eval.topn import visiting_positions
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
 from .sparse import gram as sparse_gram
 
@@ -190,9 +191,7 @@ class EASE(RankingModel):
         import torch
 
         self._check_fitted()
-        position = np.empty(order.size, np.int64)
-        position[order] = np.arange(order.size)
-        at = position[self.modelled]
+        at = visiting_positions(order)[self.modelled]
         by_position = np.argsort(at)
         at, column = at[by_position], torch.as_tensor(by_position, device=device)
         history = self._history[0]

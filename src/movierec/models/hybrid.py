@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.series import by_name
+from ..eval.topn import visiting_positions
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
 from .composite import Composite, relay
 from .ease import EASE
@@ -216,8 +217,7 @@ class Hybrid(Composite, RankingModel):
         ease = self.ease.tile_parts(order, device)
         keep = torch.as_tensor(np.ones(order.size, np.float32) if kept is None else kept[order], device=device)
 
-        position = np.empty(order.size, np.int64)
-        position[order] = np.arange(order.size)
+        position = visiting_positions(order)
         boost = np.float32(1 + self.config.series_boost)
 
         def block(rows: np.ndarray):
