@@ -37,6 +37,25 @@ def visiting_positions(order: np.ndarray) -> np.ndarray:
     return position
 
 
+def tile_pairs(rows: np.ndarray, movies: np.ndarray, position: np.ndarray, device: str = "cpu"):
+    """``part(start, stop)``: the given (row, movie) pairs of a user block whose movie lies in the
+    tile ``order[start:stop]``, as tensors (rows, columns in the tile) ready to index it, or None
+    when none does. The pairs are sorted by place once, so each tile is one ``searchsorted``."""
+    import torch
+
+    at = position[movies]
+    by_position = np.argsort(at, kind="stable")
+    at = at[by_position]
+    rows_t = torch.as_tensor(np.asarray(rows)[by_position], device=device)
+    at_t = torch.as_tensor(at, device=device)
+
+    def part(start: int, stop: int):
+        lo, hi = np.searchsorted(at, (start, stop))
+        return (rows_t[lo:hi], at_t[lo:hi] - start) if hi > lo else None
+
+    return part
+
+
 def popularity_order(seen: sp.csr_matrix) -> np.ndarray:
     """Movie columns by rating count, most-rated first (ties by column): the visiting order."""
     counts = np.bincount(seen.indices, minlength=seen.shape[1])
@@ -75,13 +94,8 @@ def top_unseen(
             yield offset, best_at.cpu().numpy(), best.cpu().numpy()
             continue
         tile = block_scorer(rows)
-        # The block's rated (row, position) pairs, by position: each tile masks one slice of them.
-        rated = seen[rows]
-        r = np.repeat(np.arange(b), np.diff(rated.indptr))
-        c = position[rated.indices]
-        by_position = np.argsort(c, kind="stable")
-        r, c = r[by_position], c[by_position]
-        r_t, c_t = torch.as_tensor(r, device=device), torch.as_tensor(c, device=device)
+        rated = seen[rows]  # each tile masks its slice of the block's rated pairs
+        rated_in = tile_pairs(np.repeat(np.arange(b), np.diff(rated.indptr)), rated.indices, position, device)
         width = max(k, TILE_BYTES[kind] // (4 * b))
         for start in range(0, n_movies, width):
             stop = min(start + width, n_movies)
@@ -89,9 +103,9 @@ def top_unseen(
             scores = tile(start, stop, threshold)
             if scores is None:
                 continue
-            lo, hi = np.searchsorted(c, (start, stop))
-            if hi > lo:
-                scores[r_t[lo:hi], c_t[lo:hi] - start] = -torch.inf
+            masked = rated_in(start, stop)
+            if masked is not None:
+                scores[masked] = -torch.inf
             live = (scores > threshold[:, None]).any(1).nonzero().squeeze(1)
             if live.numel() == 0:
                 continue

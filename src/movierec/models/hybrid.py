@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from ..data.dataset import Dataset
 from ..data.series import by_name
-from ..eval.topn import visiting_positions
+from ..eval.topn import tile_pairs, visiting_positions
 from .base import Callback, RankingModel, TrainingEvent, resolve_device
 from .composite import Composite, relay
 from .ease import EASE
@@ -222,25 +222,20 @@ class Hybrid(Composite, RankingModel):
 
         def block(rows: np.ndarray):
             ials_tile, ease_part = ials(rows), ease(rows)
-            boosted_rows, movies = self._boosted(self._users_liked(rows))
-            at = position[movies]
-            by_position = np.argsort(at, kind="stable")
-            at, boosted_rows = at[by_position], torch.as_tensor(boosted_rows[by_position], device=device)
+            boosted_in = tile_pairs(*self._boosted(self._users_liked(rows)), position, device)
 
             def tile(start: int, stop: int, threshold):
-                found = ease_part(start, stop)
+                found, lifted = ease_part(start, stop), boosted_in(start, stop)
                 share = keep[start:stop]
-                lo, hi = np.searchsorted(at, (start, stop))
-                if found is None and lo == hi:
+                if found is None and lifted is None:
                     out = ials_tile(start, stop, threshold)
                     return None if out is None else _rescale(out, share)
                 out = ials_tile(start, stop, None)  # EASE adds to it, a boost lifts it: no iALS bound holds
                 if found is not None:
                     columns, values = found
                     out[:, columns] += values
-                if hi > lo:
-                    r, c = boosted_rows[lo:hi], torch.as_tensor(at[lo:hi] - start, device=device)
-                    out[r, c] = _rescale(out[r, c], boost)
+                if lifted is not None:
+                    out[lifted] = _rescale(out[lifted], boost)
                 return _rescale(out, share)
 
             return tile
