@@ -109,11 +109,12 @@ def sequel_pairs(rec, min_ratings: int = 5) -> np.ndarray:
     "X 2: ...") of an earlier film "X", both with ``min_ratings`` ratings or more."""
     import pandas as pd
 
-    from movierec.data.titles import normalize, split_year
+    from movierec.data.series import series_names
+    from movierec.data.titles import split_year
 
     rows = rec.catalog.rows(rec.movie_vocab.ids)
-    name, year = split_year(pd.Series(np.where(rows >= 0, rec.catalog.titles[np.maximum(rows, 0)], ""), dtype=object))
-    whole = normalize(name.str.replace(r"\s*\([^()]*\)", "", regex=True))
+    titles = pd.Series(np.where(rows >= 0, rec.catalog.titles[np.maximum(rows, 0)], ""), dtype=object)
+    whole, year = series_names(titles)[1], split_year(titles)[1]  # normalized as the series are
     first = {title: movie for movie, title in reversed(list(enumerate(whole)))}
     original = whole.str.extract(r"^(.*?) (?:2|ii|part 2|part ii)(?: .*)?$", expand=False)
     counts = rec.artifact.movie_counts
