@@ -147,7 +147,8 @@ class TitleIndex:
         closest titles as ``candidates`` when nothing or more than one movie matches.
         """
         text = str(query).strip()
-        if text.isascii() and text.isdigit() and int(text) <= np.iinfo(np.int64).max:  # "²" and 10^20 are no ids
+        as_id = text.isascii() and text.isdigit() and int(text) <= np.iinfo(np.int64).max  # "²" and 10^20 are no ids
+        if as_id:
             row = int(self.catalog.rows(np.array([int(text)]))[0])
             if row >= 0:
                 return int(self.catalog.movie_ids[row])
@@ -158,7 +159,7 @@ class TitleIndex:
         key_id = self._key_id.get(key)
         if key_id is None:
             candidates = self._closest(text, key)
-            what = f"no movie with id {text} or titled {text!r}" if text.isdigit() else f"no movie titled {text!r}"
+            what = f"no movie with id {text} or titled {text!r}" if as_id else f"no movie titled {text!r}"
             raise UnknownIdError(what + (f"; closest: {'; '.join(candidates)}" if candidates else ""), candidates)
         entries = slice(self._key_start[key_id], self._key_start[key_id + 1])
         rows, kinds = self._key_rows[entries], self._key_kind[entries]
